@@ -1,0 +1,171 @@
+"""Request dependencies: who is calling, the JSON body, and id → row (or the right error)."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from app import crud
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import Forbidden, Gone, MalformedBody, NotFound, Unauthorized, UnsupportedMediaType
+from app.ids import is_review_id
+from app.models import ClaimReview, Publisher
+from app.native import format_timestamp
+from app.reviews import utc
+from app.security import (
+    Principal,
+    bearer_token,
+    expand_scopes,
+    secret_matches,
+    split_key,
+    token_matches,
+)
+
+ADMIN = Principal(actor="admin-token", scopes=expand_scopes(["admin"]))
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def authenticate(
+    *, session: Session, settings: Settings, authorization: str | None
+) -> Principal | None:
+    """The caller's principal; ``None`` for anonymous; 401 for a bad or revoked credential."""
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    if token_matches(token, settings.admin_token):
+        return ADMIN
+    parts = split_key(token) if token else None
+    if parts is None:
+        raise Unauthorized("The Authorization header must be 'Bearer <API key>'.")
+    key = crud.get_key(session=session, key_id=parts[0])
+    if key is None or key.revoked_at is not None or not secret_matches(parts[1], key.secret_hash):
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=key.publisher_id)
+    assert publisher is not None  # enforced by the foreign key
+    return Principal(
+        actor=f"key:{key.id}",
+        scopes=expand_scopes(key.scopes),
+        publisher_id=publisher.id,
+        publisher_slug=publisher.slug,
+    )
+
+
+def optional_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal | None:
+    principal = authenticate(session=session, settings=settings, authorization=authorization)
+    if principal is None and not settings.public_reads:
+        raise Unauthorized("This service requires an API key for every read.")
+    return principal
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def _requiring(scope: str) -> Any:
+    def dependency(principal: OptionalPrincipalDep) -> Principal:
+        if principal is None:
+            raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        if not principal.can(scope):
+            raise Forbidden(f"This API key lacks the '{scope}' scope.")
+        return principal
+
+    return dependency
+
+
+ReaderDep = Annotated[Principal, Depends(_requiring("reviews:read"))]
+WriterDep = Annotated[Principal, Depends(_requiring("reviews:write"))]
+AdminDep = Annotated[Principal, Depends(_requiring("admin"))]
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    raw: bytes
+    data: Any
+    media_type: str
+
+
+async def json_body(request: Request) -> Body:
+    """The parsed JSON body. Size is capped by the middleware before this runs."""
+    kind = media_type(request)
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaType(
+            "Send JSON: Content-Type application/json, application/ld+json "
+            "or application/merge-patch+json."
+        )
+    raw = await request.body()
+    if not raw.strip():
+        raise MalformedBody(
+            "The request body is empty.", errors=[{"path": "/", "message": "empty"}]
+        )
+    try:
+        return Body(raw=raw, data=orjson.loads(raw), media_type=kind)
+    except orjson.JSONDecodeError as error:
+        raise MalformedBody(
+            f"The request body is not valid JSON: {error}",
+            errors=[{"path": "/", "message": "not valid JSON (or not UTF-8, or nested too deep)"}],
+        ) from None
+
+
+JsonBody = Annotated[Body, Depends(json_body)]
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def visible_review(
+    *,
+    session: Session,
+    review_id: str,
+    principal: Principal | None,
+    for_update: bool = False,
+    allow_retracted: bool = False,
+) -> ClaimReview:
+    """The review if this caller may see it: 404 hides drafts and other publishers' ids alike."""
+    review = (
+        crud.get_review(session=session, review_id=review_id, for_update=for_update)
+        if is_review_id(review_id)
+        else None
+    )
+    if review is None:
+        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
+    owner = principal is not None and principal.owns(review.publisher_id)
+    if review.status == "draft" and not owner:
+        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
+    if review.status == "retracted" and not (allow_retracted and owner):
+        raise Gone("This claim review has been retracted.", retracted_at=retracted_at(review))
+    return review
+
+
+def owned_review(*, session: Session, review_id: str, principal: Principal) -> ClaimReview:
+    """A review the caller may change, locked for the rest of the transaction."""
+    review = visible_review(
+        session=session, review_id=review_id, principal=principal, for_update=True
+    )
+    if not principal.owns(review.publisher_id):
+        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
+    return review
+
+
+def retracted_at(review: ClaimReview) -> str | None:
+    return format_timestamp(utc(review.retracted_at)) if review.retracted_at else None
+
+
+def publisher_or_404(session: Session, slug: str) -> Publisher:
+    publisher = crud.get_publisher(session=session, slug=slug)
+    if publisher is None:
+        raise NotFound(f"No publisher '{slug[:64]}'.")
+    return publisher

@@ -1,0 +1,230 @@
+"""Publishers, their API keys and rating scales (administration, §8)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import crud, reviews, verdicts
+from app.api import openapi
+from app.api.deps import AdminDep, JsonBody, ReaderDep, SessionDep, SettingsDep, publisher_or_404
+from app.errors import Conflict, NotFound, Unprocessable, input_errors
+from app.models import ApiKey, ClaimReview, Publisher
+from app.native import (
+    KeyCreated,
+    KeyIn,
+    KeyPublic,
+    PublisherIn,
+    PublisherPublic,
+    PublisherUpdate,
+    RatingScale,
+    format_timestamp,
+)
+from app.security import Principal, new_key
+
+router = APIRouter(tags=["administration"])
+
+
+def publisher_public(publisher: Publisher) -> PublisherPublic:
+    return PublisherPublic(
+        slug=publisher.slug,
+        name=publisher.name,
+        url=publisher.url,
+        logo=publisher.logo,
+        same_as=publisher.same_as,
+        language=publisher.language,
+        domains=publisher.domains,
+        created_at=format_timestamp(reviews.utc(publisher.created_at)),
+        updated_at=format_timestamp(reviews.utc(publisher.updated_at)),
+    )
+
+
+def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "publisher": publisher_slug,
+        "scopes": key.scopes,
+        "created_at": format_timestamp(reviews.utc(key.created_at)),
+        "revoked_at": format_timestamp(reviews.utc(key.revoked_at)) if key.revoked_at else None,
+    }
+
+
+def _parse(model: type[Any], body: JsonBody) -> Any:
+    try:
+        return model.model_validate(body.data)
+    except ValidationError as error:
+        raise Unprocessable("The request body is not valid.", errors=input_errors(error)) from None
+
+
+def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publisher:
+    publisher = publisher_or_404(session, slug)
+    if not principal.owns(publisher.id):
+        raise NotFound(f"No publisher '{slug[:64]}'.")
+    return publisher
+
+
+@router.post(
+    "/v1/publishers",
+    status_code=201,
+    response_model=PublisherPublic,
+    openapi_extra=openapi.body_of(PublisherIn),
+    responses=openapi.responses(400, 401, 403, 409, 413, 415, 422),
+)
+def create_publisher(body: JsonBody, session: SessionDep, _admin: AdminDep) -> PublisherPublic:
+    """Create a publisher (admin)."""
+    incoming: PublisherIn = _parse(PublisherIn, body)
+    if crud.get_publisher(session=session, slug=incoming.slug):
+        raise Conflict(
+            f"Publisher '{incoming.slug}' exists.",
+            errors=[{"path": "/slug", "message": "already taken"}],
+        )
+    now = datetime.now(UTC)
+    publisher = Publisher(
+        slug=incoming.slug,
+        name=incoming.name,
+        url=incoming.url,
+        logo=incoming.logo,
+        same_as=incoming.same_as,
+        language=incoming.language,
+        domains=incoming.domains or reviews.default_domains(incoming.url),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        crud.add(session=session, row=publisher)
+    except IntegrityError:
+        raise Conflict(f"Publisher '{incoming.slug}' exists.") from None
+    return publisher_public(publisher)
+
+
+@router.get("/v1/publishers", responses=openapi.responses(401, 403))
+def list_publishers(session: SessionDep, _admin: AdminDep) -> dict[str, list[PublisherPublic]]:
+    """List every publisher (admin)."""
+    return {"items": [publisher_public(row) for row in crud.list_publishers(session=session)]}
+
+
+@router.get(
+    "/v1/publishers/{slug}",
+    response_model=PublisherPublic,
+    responses=openapi.responses(401, 403, 404),
+)
+def get_publisher(slug: str, session: SessionDep, principal: ReaderDep) -> PublisherPublic:
+    """Get a publisher (admin, or the publisher's own keys)."""
+    return publisher_public(_own_or_admin(session, slug, principal))
+
+
+@router.patch(
+    "/v1/publishers/{slug}",
+    response_model=PublisherPublic,
+    openapi_extra=openapi.body_of(PublisherUpdate),
+    responses=openapi.responses(400, 401, 403, 404, 413, 415, 422),
+)
+def update_publisher(
+    slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep, settings: SettingsDep
+) -> PublisherPublic:
+    """Change a publisher (admin); its reviews' JSON-LD is re-rendered in the same transaction."""
+    publisher = publisher_or_404(session, slug)
+    changes: PublisherUpdate = _parse(PublisherUpdate, body)
+    for field, value in changes.model_dump(exclude_unset=True).items():
+        if field in ("name", "url") and value is None:
+            raise Unprocessable(
+                f"{field} cannot be removed.", errors=[{"path": f"/{field}", "message": "required"}]
+            )
+        setattr(
+            publisher, field, value if value is not None or field in ("logo", "language") else []
+        )
+    if "url" in changes.model_fields_set and "domains" not in changes.model_fields_set:
+        publisher.domains = reviews.default_domains(publisher.url)
+    publisher.updated_at = datetime.now(UTC)
+    _rerender_all(session, publisher, settings.public_base_url)
+    return publisher_public(publisher)
+
+
+def _rerender_all(session: Session, publisher: Publisher, base_url: str) -> None:
+    live = select(ClaimReview).where(
+        ClaimReview.publisher_id == publisher.id, ClaimReview.status != "retracted"
+    )
+    for review in session.scalars(live):
+        reviews.rerender(session=session, review=review, publisher=publisher, base_url=base_url)
+
+
+@router.post(
+    "/v1/publishers/{slug}/keys",
+    status_code=201,
+    response_model=KeyCreated,
+    openapi_extra=openapi.body_of(KeyIn),
+    responses=openapi.responses(400, 401, 403, 404, 413, 415, 422),
+)
+def create_key(slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep) -> dict[str, Any]:
+    """Create an API key for a publisher (admin); the secret is shown only in this answer."""
+    publisher = publisher_or_404(session, slug)
+    incoming: KeyIn = _parse(KeyIn, body)
+    key_id, secret_hash, full_key = new_key()
+    key = ApiKey(
+        id=key_id,
+        publisher_id=publisher.id,
+        name=incoming.name,
+        scopes=sorted(set(incoming.scopes)),
+        secret_hash=secret_hash,
+        created_at=datetime.now(UTC),
+    )
+    crud.add(session=session, row=key)
+    return {**key_public(key, publisher.slug), "key": full_key}
+
+
+@router.get("/v1/publishers/{slug}/keys", responses=openapi.responses(401, 403, 404))
+def list_keys(slug: str, session: SessionDep, _admin: AdminDep) -> dict[str, list[KeyPublic]]:
+    """List a publisher's keys without their secrets (admin)."""
+    publisher = publisher_or_404(session, slug)
+    rows = crud.list_keys(session=session, publisher_id=publisher.id)
+    return {"items": [KeyPublic(**key_public(row, publisher.slug)) for row in rows]}
+
+
+@router.delete("/v1/keys/{key_id}", status_code=204, responses=openapi.responses(401, 403, 404))
+def revoke_key(key_id: str, session: SessionDep, _admin: AdminDep) -> None:
+    """Revoke an API key (admin); it stops working at once."""
+    key = crud.get_key(session=session, key_id=key_id)
+    if key is None:
+        raise NotFound(f"No key '{key_id[:64]}'.")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+
+
+@router.get(
+    "/v1/publishers/{slug}/rating-scale",
+    response_model=RatingScale | None,
+    responses=openapi.responses(401, 403, 404),
+)
+def get_rating_scale(slug: str, session: SessionDep, principal: ReaderDep) -> dict[str, Any] | None:
+    """Get a publisher's own rating scale (null when it has none)."""
+    return _own_or_admin(session, slug, principal).rating_scale
+
+
+@router.put(
+    "/v1/publishers/{slug}/rating-scale",
+    response_model=RatingScale,
+    openapi_extra=openapi.body_of(RatingScale),
+    responses=openapi.responses(400, 401, 403, 404, 413, 415, 422),
+)
+def put_rating_scale(
+    slug: str, body: JsonBody, session: SessionDep, principal: AdminDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Set a publisher's rating scale; its reviews' verdicts are re-normalised in one transaction."""
+    publisher = _own_or_admin(session, slug, principal)
+    scale: RatingScale = _parse(RatingScale, body)
+    stored = scale.model_dump(exclude_none=True)
+    problems = verdicts.validate_scale(stored)
+    if problems:
+        raise Unprocessable(
+            "The rating scale is not valid.",
+            errors=[{"path": path, "message": message} for path, message in problems],
+        )
+    publisher.rating_scale = stored
+    publisher.updated_at = datetime.now(UTC)
+    _rerender_all(session, publisher, settings.public_base_url)
+    return stored

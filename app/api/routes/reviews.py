@@ -1,0 +1,512 @@
+"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app import claimreview_reader, crud, idempotency, reviews, validation
+from app.api import openapi
+from app.api.deps import (
+    Body,
+    JsonBody,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+    WriterDep,
+    owned_review,
+    visible_review,
+)
+from app.api.review_reads import serve_stored_review
+from app.config import Settings
+from app.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+    input_errors,
+)
+from app.http_cache import JSONLD, NATIVE, etag, http_date, if_match_fails
+from app.models import ClaimReview, Publisher, ReviewRevision
+from app.native import CorrectionIn, ReviewIn, format_timestamp
+from app.reviews import utc
+from app.security import Principal
+
+router = APIRouter(prefix="/v1/claim-reviews", tags=["claim reviews"])
+
+LD_JSON = "application/ld+json"
+IfMatch = Annotated[str | None, Header(description="ETag of the version you edited.")]
+IdempotencyKey = Annotated[str | None, Header(max_length=255)]
+
+
+def parse_review(body: Body, *, overrides: dict[str, Any] | None = None) -> ReviewIn:
+    """Native JSON, or a ClaimReview in JSON-LD mapped onto the native shape."""
+    data = body.data
+    if body.media_type == LD_JSON:
+        data = _native_from_jsonld(data)
+    if isinstance(data, dict) and overrides:
+        data = {**data, **overrides}
+    try:
+        return ReviewIn.model_validate(data)
+    except ValidationError as error:
+        raise Unprocessable("The review is not valid.", errors=input_errors(error)) from None
+
+
+def _native_from_jsonld(data: Any) -> dict[str, Any]:
+    node_type = data.get("@type") if isinstance(data, dict) else None
+    if node_type not in ("ClaimReview", ["ClaimReview"]):
+        raise Unprocessable(
+            "Send one ClaimReview object as application/ld+json.",
+            errors=[{"path": "/@type", "message": "must be ClaimReview"}],
+        )
+    found = validation.validate(data, profiles=("schemaorg",))
+    errors = [item for item in found if item.severity == "error"]
+    if errors:
+        raise Unprocessable(
+            "The JSON-LD is not valid schema.org.",
+            errors=[{"path": item.path, "message": item.message} for item in errors],
+        )
+    return claimreview_reader.to_native(data)
+
+
+def target_publisher(*, session: Session, principal: Principal, incoming: ReviewIn) -> Publisher:
+    """The key's publisher; admins may name another in ``publisher``."""
+    slug = incoming.publisher
+    if slug is None or slug == principal.publisher_slug:
+        if principal.publisher_id is None:
+            raise Unprocessable(
+                "The admin token has no publisher: name one.",
+                errors=[{"path": "/publisher", "message": "required for the admin token"}],
+            )
+        publisher = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
+    else:
+        if not principal.is_admin:
+            raise Forbidden(
+                "A key can only write its own publisher's reviews.",
+                errors=[{"path": "/publisher", "message": "not this key's publisher"}],
+            )
+        publisher = crud.get_publisher(session=session, slug=slug)
+    if publisher is None:
+        raise Unprocessable(
+            f"No publisher '{slug}'.", errors=[{"path": "/publisher", "message": "unknown"}]
+        )
+    return publisher
+
+
+def review_response(
+    review: ClaimReview, *, publisher_slug: str, status_code: int = 200, request: Request
+) -> Response:
+    headers = {
+        "ETag": etag(review.id, review.version, NATIVE),
+        "Last-Modified": http_date(utc(review.updated_at)),
+        "Cache-Control": "no-store",
+    }
+    if status_code == 201:
+        headers["Location"] = str(request.url_for("get_review", review_id=review.id))
+    body = orjson.dumps(reviews.present(review, publisher_slug=publisher_slug))
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def _publisher_slug(session: Session, review: ClaimReview) -> str:
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
+    assert publisher is not None
+    return publisher.slug
+
+
+def _duplicate_external_id(external_id: str | None) -> Conflict:
+    return Conflict(
+        f"A review with external_id '{external_id}' already exists for this publisher; "
+        "use PUT /v1/claim-reviews/by-external-id/{external_id} to update it.",
+        errors=[{"path": "/external_id", "message": "already used by another review"}],
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_class=Response,
+    openapi_extra=openapi.review_body(),
+    responses=openapi.responses(201, 400, 401, 403, 409, 413, 415, 422),
+)
+def create_review(
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create a claim review from native JSON or a ClaimReview in JSON-LD."""
+    request_hash = ""
+    if idempotency_key is not None:
+        idempotency.check_key(idempotency_key)
+        request_hash = idempotency.fingerprint(
+            method="POST", path=request.url.path, media_type=body.media_type, raw=body.raw
+        )
+        replayed = idempotency.replay(
+            session=session,
+            principal=principal,
+            key=idempotency_key,
+            request_hash=request_hash,
+            ttl_hours=settings.idempotency_ttl_hours,
+        )
+        if replayed is not None:
+            return replayed
+    incoming = parse_review(body)
+    publisher = target_publisher(session=session, principal=principal, incoming=incoming)
+    if incoming.external_id is not None and crud.get_review_by_external_id(
+        session=session, publisher_id=publisher.id, external_id=incoming.external_id
+    ):
+        raise _duplicate_external_id(incoming.external_id)
+    try:
+        review = reviews.create(
+            session=session,
+            publisher=publisher,
+            incoming=incoming,
+            actor=principal.actor,
+            base_url=settings.public_base_url,
+        )
+        response = review_response(
+            review, publisher_slug=publisher.slug, status_code=201, request=request
+        )
+        if idempotency_key is not None:
+            idempotency.remember(
+                session=session,
+                principal=principal,
+                key=idempotency_key,
+                request_hash=request_hash,
+                response=response,
+                ttl_hours=settings.idempotency_ttl_hours,
+            )
+    except IntegrityError:
+        # A concurrent request won the race: on the same idempotency key, replay its answer;
+        # otherwise it took this external_id first.
+        session.rollback()
+        if idempotency_key is not None:
+            replayed = idempotency.replay(
+                session=session,
+                principal=principal,
+                key=idempotency_key,
+                request_hash=request_hash,
+                ttl_hours=settings.idempotency_ttl_hours,
+            )
+            if replayed is not None:
+                return replayed
+        raise _duplicate_external_id(incoming.external_id) from None
+    return response
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    response_class=Response,
+    openapi_extra=openapi.review_body(),
+    responses=openapi.responses(200, 201, 400, 401, 403, 412, 413, 415, 422),
+)
+def upsert_review(
+    external_id: str,
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Create or replace the review with this CMS id (201 when created, 200 when replaced)."""
+    incoming = parse_review(body, overrides={"external_id": external_id})
+    publisher = target_publisher(session=session, principal=principal, incoming=incoming)
+    review = crud.get_review_by_external_id(
+        session=session, publisher_id=publisher.id, external_id=external_id, for_update=True
+    )
+    if review is None:
+        if if_match not in (None, "*"):
+            raise PreconditionFailed("No review has this external_id yet.")
+        try:
+            with session.begin_nested():
+                review = reviews.create(
+                    session=session,
+                    publisher=publisher,
+                    incoming=incoming,
+                    actor=principal.actor,
+                    base_url=settings.public_base_url,
+                )
+            return review_response(
+                review, publisher_slug=publisher.slug, status_code=201, request=request
+            )
+        except IntegrityError:
+            # Created concurrently by another request: fall through and replace it.
+            review = crud.get_review_by_external_id(
+                session=session, publisher_id=publisher.id, external_id=external_id, for_update=True
+            )
+            assert review is not None
+    _replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        principal=principal,
+        settings=settings,
+        if_match=if_match,
+    )
+    return review_response(review, publisher_slug=publisher.slug, request=request)
+
+
+def _replace(
+    *,
+    session: Session,
+    review: ClaimReview,
+    publisher: Publisher,
+    incoming: ReviewIn,
+    principal: Principal,
+    settings: Settings,
+    if_match: str | None,
+) -> None:
+    if if_match_fails(if_match, review.id, review.version):
+        raise PreconditionFailed(
+            f"The review has changed: it is at version {review.version}.",
+            current_version=review.version,
+        )
+    if review.status == "retracted":
+        raise NotFound(f"Review '{review.id}' was retracted; create a new one.")
+    if publisher.id != review.publisher_id:
+        raise Unprocessable(
+            "A review cannot move to another publisher.",
+            errors=[{"path": "/publisher", "message": "cannot be changed"}],
+        )
+    reviews.replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        actor=principal.actor,
+        base_url=settings.public_base_url,
+    )
+
+
+@router.get(
+    "/{review_id}.jsonld",
+    response_class=Response,
+    responses=openapi.responses(200, 304, 401, 404, 410, jsonld=True),
+)
+async def get_review_jsonld(review_id: str, request: Request) -> Response:
+    """Get a claim review as schema.org ClaimReview JSON-LD (the stored bytes)."""
+    return await serve_stored_review(request, review_id, JSONLD)
+
+
+@router.get(
+    "/{review_id}",
+    response_class=Response,
+    responses=openapi.responses(200, 304, 401, 404, 410, jsonld=True, native=True),
+)
+async def get_review(review_id: str, request: Request) -> Response:
+    """Get a claim review: native JSON, or JSON-LD with `Accept: application/ld+json`."""
+    accept = request.headers.get("accept", "")
+    wants_jsonld = LD_JSON in accept and "application/json" not in accept
+    return await serve_stored_review(request, review_id, JSONLD if wants_jsonld else NATIVE)
+
+
+@router.put(
+    "/{review_id}",
+    response_class=Response,
+    openapi_extra=openapi.review_body(),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+)
+def replace_review(
+    review_id: str,
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Replace a claim review (send `If-Match` to refuse overwriting someone else's change)."""
+    review = owned_review(session=session, review_id=review_id, principal=principal)
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
+    assert publisher is not None
+    incoming = parse_review(body)
+    _check_external_id(session=session, review=review, incoming=incoming)
+    _replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        principal=principal,
+        settings=settings,
+        if_match=if_match,
+    )
+    return review_response(review, publisher_slug=publisher.slug, request=request)
+
+
+def _check_external_id(*, session: Session, review: ClaimReview, incoming: ReviewIn) -> None:
+    if incoming.external_id in (None, review.external_id):
+        return
+    other = crud.get_review_by_external_id(
+        session=session, publisher_id=review.publisher_id, external_id=incoming.external_id
+    )
+    if other is not None:
+        raise _duplicate_external_id(incoming.external_id)
+
+
+@router.patch(
+    "/{review_id}",
+    response_class=Response,
+    openapi_extra=openapi.merge_patch_body(),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+)
+def patch_review(
+    review_id: str,
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change some fields of a claim review (JSON Merge Patch, RFC 7396; `null` removes)."""
+    review = owned_review(session=session, review_id=review_id, principal=principal)
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
+    assert publisher is not None
+    if not isinstance(body.data, dict):
+        raise Unprocessable(
+            "A merge patch must be a JSON object.",
+            errors=[{"path": "/", "message": "must be an object"}],
+        )
+    current = {**review.document, "status": review.status}
+    merged = merge_patch(current, body.data)
+    try:
+        incoming = ReviewIn.model_validate(merged)
+    except ValidationError as error:
+        raise Unprocessable(
+            "The patched review is not valid.", errors=input_errors(error)
+        ) from None
+    _check_external_id(session=session, review=review, incoming=incoming)
+    _replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        principal=principal,
+        settings=settings,
+        if_match=if_match,
+    )
+    return review_response(review, publisher_slug=publisher.slug, request=request)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@router.delete(
+    "/{review_id}",
+    status_code=204,
+    response_class=Response,
+    responses=openapi.responses(204, 401, 403, 404, 410, 412),
+)
+def retract_review(
+    review_id: str, session: SessionDep, principal: WriterDep, if_match: IfMatch = None
+) -> Response:
+    """Retract a claim review: later reads answer 410 and feeds keep a tombstone."""
+    review = owned_review(session=session, review_id=review_id, principal=principal)
+    if if_match_fails(if_match, review.id, review.version):
+        raise PreconditionFailed(f"The review has changed: it is at version {review.version}.")
+    reviews.retract(session=session, review=review, actor=principal.actor)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{review_id}/corrections",
+    status_code=201,
+    response_class=Response,
+    openapi_extra=openapi.body_of(CorrectionIn),
+    responses=openapi.responses(201, 400, 401, 403, 404, 410, 412, 413, 415, 422),
+)
+def add_correction(
+    review_id: str,
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Add a public correction (schema.org `correction`) to a claim review."""
+    review = owned_review(session=session, review_id=review_id, principal=principal)
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
+    assert publisher is not None
+    try:
+        correction = CorrectionIn.model_validate(body.data)
+    except ValidationError as error:
+        raise Unprocessable("The correction is not valid.", errors=input_errors(error)) from None
+    document = reviews.with_correction(review.document, text=correction.text, when=correction.date)
+    incoming = ReviewIn.model_validate({**document, "status": review.status})
+    if if_match_fails(if_match, review.id, review.version):
+        raise PreconditionFailed(f"The review has changed: it is at version {review.version}.")
+    reviews.replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        actor=principal.actor,
+        base_url=settings.public_base_url,
+        kind="corrected",
+    )
+    return review_response(review, publisher_slug=publisher.slug, status_code=201, request=request)
+
+
+@router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404))
+def list_revisions(
+    review_id: str, session: SessionDep, principal: ReaderDep
+) -> dict[str, list[dict[str, Any]]]:
+    """List the versions of a claim review, oldest first (the publisher's own history)."""
+    review = _history_review(session, review_id, principal)
+    rows = crud.list_revisions(session=session, review_id=review.id)
+    return {"items": [_revision_summary(row) for row in rows]}
+
+
+@router.get("/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404))
+def get_revision(
+    review_id: str, version: int, session: SessionDep, principal: ReaderDep
+) -> dict[str, Any]:
+    """Get one version of a claim review: the full snapshot and the JSON-LD it produced."""
+    review = _history_review(session, review_id, principal)
+    row = crud.get_revision(session=session, review_id=review.id, version=version)
+    if row is None:
+        raise NotFound(f"Review '{review.id}' has no version {version}.")
+    return {
+        **_revision_summary(row),
+        "document": row.document,
+        "jsonld": orjson.loads(row.jsonld),
+    }
+
+
+def _history_review(session: Session, review_id: str, principal: Principal) -> ClaimReview:
+    review = visible_review(
+        session=session, review_id=review_id, principal=principal, allow_retracted=True
+    )
+    if not principal.owns(review.publisher_id):
+        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
+    return review
+
+
+def _revision_summary(row: ReviewRevision) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "kind": row.kind,
+        "status": row.status,
+        "actor": row.actor,
+        "created_at": format_timestamp(utc(row.created_at)),
+    }

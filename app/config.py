@@ -1,0 +1,38 @@
+"""Service configuration: the only module that reads environment variables.
+
+Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; the README lists them.
+"""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAIMREVIEW_", extra="ignore")
+
+    database_url: str = "sqlite:///./claimreview.db"
+    base_url: str = "http://127.0.0.1:8000"
+    admin_token: str | None = None
+    public_reads: bool = True
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    access_log: bool = True
+    log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1)
+    read_pool_size: int = Field(default=4, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    cache_max_age: int = Field(default=60, ge=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def public_base_url(self) -> str:
+        return self.base_url.rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

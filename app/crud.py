@@ -1,0 +1,116 @@
+"""Every SQL statement of the write side and of ordinary reads. Callers only flush; the session
+dependency commits (db.py)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ApiKey,
+    ClaimReview,
+    IdempotencyRecord,
+    OutboxEvent,
+    Publisher,
+    ReviewRevision,
+)
+
+# Publishers
+
+
+def get_publisher(*, session: Session, slug: str) -> Publisher | None:
+    return session.scalar(select(Publisher).where(Publisher.slug == slug))
+
+
+def get_publisher_by_id(*, session: Session, publisher_id: int) -> Publisher | None:
+    return session.get(Publisher, publisher_id)
+
+
+def list_publishers(*, session: Session) -> Sequence[Publisher]:
+    return session.scalars(select(Publisher).order_by(Publisher.slug)).all()
+
+
+def add(*, session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+# Keys
+
+
+def get_key(*, session: Session, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def list_keys(*, session: Session, publisher_id: int) -> Sequence[ApiKey]:
+    query = select(ApiKey).where(ApiKey.publisher_id == publisher_id).order_by(ApiKey.created_at)
+    return session.scalars(query).all()
+
+
+# Reviews
+
+
+def get_review(*, session: Session, review_id: str, for_update: bool = False) -> ClaimReview | None:
+    query = select(ClaimReview).where(ClaimReview.id == review_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def get_review_by_external_id(
+    *, session: Session, publisher_id: int, external_id: str, for_update: bool = False
+) -> ClaimReview | None:
+    query = select(ClaimReview).where(
+        ClaimReview.publisher_id == publisher_id, ClaimReview.external_id == external_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def list_revisions(*, session: Session, review_id: str) -> Sequence[ReviewRevision]:
+    query = (
+        select(ReviewRevision)
+        .where(ReviewRevision.review_id == review_id)
+        .order_by(ReviewRevision.version)
+    )
+    return session.scalars(query).all()
+
+
+def get_revision(*, session: Session, review_id: str, version: int) -> ReviewRevision | None:
+    query = select(ReviewRevision).where(
+        ReviewRevision.review_id == review_id, ReviewRevision.version == version
+    )
+    return session.scalar(query)
+
+
+def list_outbox_events(*, session: Session, review_id: str) -> Sequence[OutboxEvent]:
+    query = select(OutboxEvent).where(OutboxEvent.review_id == review_id).order_by(OutboxEvent.id)
+    return session.scalars(query).all()
+
+
+# Idempotency
+
+
+def get_idempotency_record(
+    *, session: Session, principal: str, key: str, newer_than: datetime
+) -> IdempotencyRecord | None:
+    query = select(IdempotencyRecord).where(
+        IdempotencyRecord.principal == principal,
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at > newer_than,
+    )
+    return session.scalar(query)
+
+
+def delete_expired_idempotency_record(
+    *, session: Session, principal: str, key: str, older_than: datetime
+) -> None:
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at <= older_than,
+        )
+    )

@@ -1,0 +1,51 @@
+"""The application factory: routers, middleware, error handlers and the lifespan that opens
+and closes the database handles."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import errors
+from app.api import openapi
+from app.api.routes import operations, publishers, reviews
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.middleware import RequestMiddleware
+from app.stored_reads import open_reads
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.getLogger("claimreview").setLevel(settings.log_level.upper())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.reads = await open_reads(
+            settings.database_url, is_sqlite=settings.is_sqlite, pool_size=settings.read_pool_size
+        )
+        try:
+            yield
+        finally:
+            await app.state.reads.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="ClaimReview API",
+        version="1.0.0",
+        summary="Store fact-checks once; publish them everywhere as schema.org ClaimReview.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+    )
+    errors.install(app)
+    for module in (reviews, publishers, operations):
+        app.include_router(module.router)
+    openapi.install(app)
+    return app

@@ -1,0 +1,127 @@
+"""One pure-ASGI middleware for every request: request id, body size cap, access log.
+
+A body over the cap is refused from Content-Length before the app runs, or, when streamed
+without one, by raising PayloadTooLarge (rendered as problem+json) as the app reads it.
+
+Pure ASGI (not BaseHTTPMiddleware) because it sits on the hot read path: it adds a header and
+one log line, and counts body bytes as they stream in, without wrapping the response.
+"""
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_JSON, PayloadTooLarge, problem_body
+
+access_logger = logging.getLogger("claimreview.access")
+REQUEST_ID = b"x-request-id"
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        status = 500
+        limit = self.max_body_bytes
+
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(send, request_id, limit)
+            self._log(scope, 413, request_id, started)
+            return
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, send_with_id)
+        finally:
+            self._log(scope, status, request_id, started)
+
+    def _log(self, scope: Scope, status: int, request_id: str, started: float) -> None:
+        if self.access_log:
+            millis = (time.perf_counter() - started) * 1000
+            access_logger.info(
+                '%s "%s %s" %d %.1fms id=%s',
+                _client(scope),
+                scope["method"],
+                scope["path"],
+                status,
+                millis,
+                request_id,
+            )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID:
+            given = value.decode("latin-1")[:64]
+            if given.isprintable() and given:
+                return given
+    return secrets.token_hex(8)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _client(scope: Scope) -> str:
+    client: Any = scope.get("client")
+    return client[0] if client else "-"
+
+
+async def _too_large(send: Send, request_id: str, limit: int) -> None:
+    body = problem_body(
+        status=413,
+        title="Payload Too Large",
+        code="payload-too-large",
+        detail=f"The request body is larger than {limit} bytes.",
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (REQUEST_ID, request_id.encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,289 @@
+"""The native JSON shape of a fact-check (ARCHITECTURE.md §4), as pydantic models.
+
+These models decide what can be *stored*: wrong types, unknown fields, non-http(s) URLs,
+impossible dates and malformed language tags are refused for drafts and published reviews alike.
+Whether a stored review is good enough to *publish* is the validator's job (`validation.py`),
+which works on the rendered JSON-LD.
+
+Values are normalised here so that every later step sees one spelling: dates become ISO 8601
+(date-only stays date-only; times are converted to UTC), language tags get BCP-47 casing.
+"""
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from app.validation import Finding
+
+_LANGUAGE_TAG = re.compile(
+    r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?"
+    r"(?P<rest>(?:-(?:[A-Za-z\d]{5,8}|\d[A-Za-z\d]{3}))*)$"
+)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HOST_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+
+
+def check_http_url(value: str) -> str:
+    """Accept only absolute http(s) URLs with a host (no javascript:, data:, ftp:...)."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must not contain whitespace")
+    return value
+
+
+def check_number(value: Any) -> float | int:
+    """A JSON number (not a bool, not a numeric string), finite; ints stay ints."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def normalise_date(value: Any) -> str:
+    """Return an ISO 8601 date, or an ISO 8601 UTC timestamp when a time is given."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        return value.isoformat()
+    elif isinstance(value, str):
+        text = value.strip()
+        if _DATE_ONLY.match(text):
+            return date.fromisoformat(text).isoformat()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
+    else:
+        raise ValueError("must be an ISO 8601 date string")
+    return format_timestamp(moment)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``; naive datetimes are taken to be UTC already."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    spec = "seconds" if moment.microsecond == 0 else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def normalise_language(value: str) -> str:
+    match = _LANGUAGE_TAG.match(value)
+    if not match:
+        raise ValueError("must be a BCP 47 language tag such as 'en' or 'pt-BR'")
+    tag = match["lang"].lower()
+    if match["script"]:
+        tag += "-" + match["script"].title()
+    if match["region"]:
+        tag += "-" + match["region"].upper()
+    return tag + match["rest"].lower()
+
+
+def prune(value: Any) -> Any:
+    """Drop nulls, empty lists and empty objects at every depth (the stored form has none)."""
+    if isinstance(value, dict):
+        pruned = {key: prune(item) for key, item in value.items()}
+        return {key: item for key, item in pruned.items() if item not in (None, [], {})}
+    if isinstance(value, list):
+        pruned_items = [prune(item) for item in value]
+        return [item for item in pruned_items if item not in (None, [], {})]
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(check_http_url)
+]
+IsoDate = Annotated[str, BeforeValidator(normalise_date)]
+LanguageTag = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(normalise_language)
+]
+Number = Annotated[float | int, PlainValidator(check_number), WithJsonSchema({"type": "number"})]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=True)
+
+
+class Rating(_Strict):
+    value: Number | None = None
+    best: Number | None = None
+    worst: Number | None = None
+    label: ShortText | None = None
+    explanation: Text | None = None
+    image: Url | None = None
+
+
+class Claimant(_Strict):
+    type: Literal["Person", "Organization"] = "Person"
+    name: ShortText | None = None
+    job_title: ShortText | None = None
+    same_as: list[Url] = Field(default_factory=list, max_length=20)
+    image: Url | None = None
+
+
+class Appearance(_Strict):
+    url: Url | None = None
+    date_published: IsoDate | None = None
+    archived_at: Url | None = None
+    platform: ShortText | None = None
+
+
+class Claim(_Strict):
+    author: Claimant | None = None
+    date: IsoDate | None = None
+    appearances: list[Appearance] = Field(default_factory=list, max_length=100)
+    first_appearance: Appearance | None = None
+    location: ShortText | None = None
+
+
+class FactChecker(_Strict):
+    name: ShortText
+    url: Url | None = None
+
+
+class Correction(_Strict):
+    date: IsoDate
+    text: Text
+
+
+class ReviewIn(_Strict):
+    """A claim review as a CMS writes it (POST, PUT, upsert; PATCH merges into it)."""
+
+    publisher: Slug | None = Field(default=None, description="Admins only; keys imply it.")
+    external_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    status: Literal["draft", "published"] = "published"
+    url: Url
+    headline: Text | None = None
+    claim_reviewed: Text | None = None
+    language: LanguageTag | None = None
+    date_published: IsoDate | None = None
+    rating: Rating | None = None
+    claim: Claim | None = None
+    authors: list[FactChecker] = Field(default_factory=list, max_length=50)
+    image: Url | None = None
+    tags: list[ShortText] = Field(default_factory=list, max_length=100)
+    corrections: list[Correction] = Field(default_factory=list, max_length=100)
+
+    def document(self) -> dict[str, Any]:
+        """The stored form: no nulls, no empty lists, no server-owned fields."""
+        return prune(self.model_dump(exclude={"publisher"}))
+
+
+class CorrectionIn(_Strict):
+    text: Text
+    date: IsoDate | None = None
+
+
+class ReviewPublic(BaseModel):
+    """A stored review as the API returns it in native JSON."""
+
+    id: str
+    publisher: str
+    external_id: str | None = None
+    status: Literal["draft", "published", "retracted"]
+    url: str
+    headline: str | None = None
+    claim_reviewed: str | None = None
+    language: str | None = None
+    date_published: str | None = None
+    rating: Rating | None = None
+    verdict: str
+    claim: Claim | None = None
+    authors: list[FactChecker] = []
+    image: str | None = None
+    tags: list[str] = []
+    corrections: list[Correction] = []
+    version: int
+    created_at: str
+    updated_at: str
+    findings: list[Finding] = []
+
+
+class PublisherIn(_Strict):
+    """A fact-checking organisation (tenant)."""
+
+    slug: Slug
+    name: ShortText
+    url: Url
+    logo: Url | None = None
+    same_as: list[Url] = Field(default_factory=list, max_length=20)
+    language: LanguageTag | None = None
+    domains: list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] = Field(
+        default_factory=list, max_length=20, description="Default: the host of url without www."
+    )
+
+
+class PublisherUpdate(_Strict):
+    name: ShortText | None = None
+    url: Url | None = None
+    logo: Url | None = None
+    same_as: list[Url] | None = Field(default=None, max_length=20)
+    language: LanguageTag | None = None
+    domains: (
+        list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] | None
+    ) = Field(default=None, max_length=20)
+
+
+class PublisherPublic(BaseModel):
+    slug: str
+    name: str
+    url: str
+    logo: str | None = None
+    same_as: list[str]
+    language: str | None = None
+    domains: list[str]
+    created_at: str
+    updated_at: str
+
+
+class KeyIn(_Strict):
+    name: ShortText
+    scopes: list[Literal["reviews:read", "reviews:write", "admin"]] = Field(min_length=1)
+
+
+class KeyPublic(BaseModel):
+    id: str
+    name: str
+    publisher: str
+    scopes: list[str]
+    created_at: str
+    revoked_at: str | None = None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The secret: shown only in this response.")
+
+
+class ScaleLabel(_Strict):
+    label: ShortText
+    value: Number | None = None
+    verdict: str
+    image: Url | None = None
+
+
+class RatingScale(_Strict):
+    """A publisher's own rating scale: its labels, numbers and the verdict each maps to."""
+
+    best: Number | None = None
+    worst: Number | None = None
+    labels: list[ScaleLabel] = Field(min_length=1, max_length=100)

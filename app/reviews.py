@@ -1,0 +1,274 @@
+"""Writing reviews. Every change goes through ``_commit_change``, which renders the JSON-LD once,
+validates it, normalises the verdict, bumps the version and writes the revision and the outbox
+event in the caller's transaction (§3) — so no route can store a review some other way.
+"""
+
+import dataclasses
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from app import jsonld, validation, verdicts
+from app.errors import Unprocessable
+from app.ids import new_review_id
+from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision
+from app.native import ReviewIn, format_timestamp, prune
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def article_url(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def default_domains(url: str) -> list[str]:
+    """The host of the publisher's URL, without ``www.`` so that sibling subdomains count."""
+    host = (urlsplit(url).hostname or "").lower()
+    return [host.removeprefix("www.")]
+
+
+def publisher_card(publisher: Publisher) -> dict[str, Any]:
+    card = {
+        "name": publisher.name,
+        "url": publisher.url,
+        "logo": publisher.logo,
+        "same_as": publisher.same_as,
+    }
+    return prune(card)
+
+
+def present(review: ClaimReview, *, publisher_slug: str) -> dict[str, Any]:
+    """The native JSON of a stored review (what ``GET /v1/claim-reviews/{id}`` answers)."""
+    body: dict[str, Any] = {"id": review.id, "publisher": publisher_slug}
+    body.update(review.document)
+    body["status"] = review.status
+    body["verdict"] = review.verdict
+    body["version"] = review.version
+    body["created_at"] = format_timestamp(utc(review.created_at))
+    body["updated_at"] = format_timestamp(utc(review.updated_at))
+    body["findings"] = review.findings
+    return body
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rendered:
+    jsonld: bytes
+    findings: list[dict[str, Any]]
+    verdict: str
+
+
+def render(
+    *, review_id: str, document: dict[str, Any], publisher: Publisher, base_url: str, now: datetime
+) -> Rendered:
+    """Render, validate and rate one document; refuse to publish one with errors."""
+    node = jsonld.render(
+        review_id=review_id,
+        document=document,
+        publisher=publisher_card(publisher),
+        base_url=base_url,
+        date_modified=format_timestamp(now),
+    )
+    found = validation.validate(node, publisher_domains=publisher.domains)
+    findings = [
+        dataclasses.asdict(dataclasses.replace(item, path=jsonld.native_pointer(item.path)))
+        for item in found
+    ]
+    errors = [item for item in findings if item["severity"] == "error"]
+    if errors and document.get("status") == "published":
+        raise Unprocessable(
+            "The review cannot be published: fix the errors or save it as a draft.",
+            errors=[{"path": item["path"], "message": item["message"]} for item in errors],
+            findings=findings,
+        )
+    rating = document.get("rating", {})
+    verdict = verdicts.normalise(
+        label=rating.get("label"),
+        value=rating.get("value"),
+        best=rating.get("best"),
+        worst=rating.get("worst"),
+        scale=publisher.rating_scale,
+    )
+    return Rendered(jsonld=jsonld.dumps(node), findings=findings, verdict=verdict)
+
+
+def create(
+    *, session: Session, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str
+) -> ClaimReview:
+    now = datetime.now(UTC)
+    review_id = new_review_id()
+    document = incoming.document()
+    rendered = render(
+        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
+    )
+    review = ClaimReview(
+        id=review_id,
+        publisher_id=publisher.id,
+        external_id=incoming.external_id,
+        status="draft",
+        created_at=now,
+        version=0,
+    )
+    _commit_change(
+        session=session,
+        review=review,
+        document=document,
+        status=incoming.status,
+        rendered=rendered,
+        kind="created",
+        actor=actor,
+        now=now,
+    )
+    return review
+
+
+def replace(
+    *,
+    session: Session,
+    review: ClaimReview,
+    publisher: Publisher,
+    incoming: ReviewIn,
+    actor: str,
+    base_url: str,
+    kind: str | None = None,
+) -> bool:
+    """Store ``incoming`` as the review's new content; ``False`` when nothing changed."""
+    document = incoming.document()
+    if document == review.document and incoming.status == review.status:
+        return False
+    now = datetime.now(UTC)
+    rendered = render(
+        review_id=review.id, document=document, publisher=publisher, base_url=base_url, now=now
+    )
+    _commit_change(
+        session=session,
+        review=review,
+        document=document,
+        status=incoming.status,
+        rendered=rendered,
+        kind=kind or _change_kind(review.document, document),
+        actor=actor,
+        now=now,
+    )
+    return True
+
+
+def retract(*, session: Session, review: ClaimReview, actor: str) -> None:
+    now = datetime.now(UTC)
+    kept = Rendered(jsonld=review.jsonld, findings=review.findings, verdict=review.verdict)
+    _commit_change(
+        session=session,
+        review=review,
+        document=review.document,
+        status="retracted",
+        rendered=kept,
+        kind="retracted",
+        actor=actor,
+        now=now,
+    )
+    review.retracted_at = now
+
+
+def rerender(*, session: Session, review: ClaimReview, publisher: Publisher, base_url: str) -> None:
+    """Refresh stored JSON-LD and verdict after the publisher itself changed (name, scale...)."""
+    now = datetime.now(UTC)
+    rendered = render(
+        review_id=review.id,
+        document=review.document,
+        publisher=publisher,
+        base_url=base_url,
+        now=now,
+    )
+    _commit_change(
+        session=session,
+        review=review,
+        document=review.document,
+        status=review.status,
+        rendered=rendered,
+        kind="updated",
+        actor="system",
+        now=now,
+    )
+
+
+def with_correction(document: dict[str, Any], *, text: str, when: str | None) -> dict[str, Any]:
+    corrections = [*document.get("corrections", []), {"date": when or _today(), "text": text}]
+    return {**document, "corrections": corrections}
+
+
+def _today() -> str:
+    return date.today().isoformat()
+
+
+def _change_kind(before: dict[str, Any], after: dict[str, Any]) -> str:
+    rating_before, rating_after = before.get("rating", {}), after.get("rating", {})
+    if any(rating_before.get(k) != rating_after.get(k) for k in ("label", "value")):
+        return "re-rated"
+    if len(after.get("corrections", [])) > len(before.get("corrections", [])):
+        return "corrected"
+    return "updated"
+
+
+def _event_type(before: str, after: str) -> str | None:
+    """What partners must hear: a review appeared, changed, or must be taken down."""
+    if after == "published":
+        return "review.updated" if before == "published" else "review.published"
+    if before == "published":
+        return "review.retracted"
+    return None
+
+
+def _commit_change(
+    *,
+    session: Session,
+    review: ClaimReview,
+    document: dict[str, Any],
+    status: str,
+    rendered: Rendered,
+    kind: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    previous_status = review.status if review.version else "draft"
+    review.document = document
+    review.status = status
+    review.url = document["url"]
+    review.article_url = article_url(document["url"])
+    review.language = document.get("language")
+    review.date_published = document.get("date_published")
+    review.external_id = document.get("external_id")
+    review.jsonld = rendered.jsonld
+    review.findings = rendered.findings
+    review.verdict = rendered.verdict
+    review.verdict_dictionary_version = verdicts.DICTIONARY_VERSION
+    review.version += 1
+    review.updated_at = now
+    session.add(review)
+    session.add(
+        ReviewRevision(
+            review_id=review.id,
+            version=review.version,
+            kind=kind,
+            status=status,
+            document=document,
+            jsonld=rendered.jsonld,
+            actor=actor,
+            created_at=now,
+        )
+    )
+    event = _event_type(previous_status, status)
+    if event:
+        session.add(
+            OutboxEvent(
+                review_id=review.id,
+                publisher_id=review.publisher_id,
+                type=event,
+                version=review.version,
+                created_at=now,
+            )
+        )
+    session.flush()

@@ -1,0 +1,82 @@
+"""API keys and the principal a request acts as.
+
+A key is shown once as ``crk_<id>_<secret>``. Only the SHA-256 of the secret is stored: keys are
+256-bit random values, so a fast hash is as safe as a slow one and keeps auth off the hot path.
+The id finds the row; the secret is compared in constant time.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+KEY_PREFIX = "crk_"
+SCOPES = ("reviews:read", "reviews:write", "admin")
+# A stronger scope grants the weaker ones.
+_IMPLIED = {
+    "admin": {"admin", "reviews:write", "reviews:read"},
+    "reviews:write": {"reviews:write", "reviews:read"},
+    "reviews:read": {"reviews:read"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a publisher's key, or the bootstrap admin token (no publisher)."""
+
+    actor: str
+    scopes: frozenset[str]
+    publisher_id: int | None = None
+    publisher_slug: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def owns(self, publisher_id: int) -> bool:
+        return self.is_admin or self.publisher_id == publisher_id
+
+
+def expand_scopes(scopes: list[str]) -> frozenset[str]:
+    return frozenset(granted for scope in scopes for granted in _IMPLIED.get(scope, ()))
+
+
+def new_key() -> tuple[str, str, str]:
+    """Return ``(key_id, secret_hash, full_key)`` for a fresh key."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, hash_secret(secret), f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    if not key.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = key[len(KEY_PREFIX) :].partition("_")
+    if not sep or len(key_id) != 12 or not secret:
+        return None
+    return key_id, secret
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, secret_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+def token_matches(given: str, expected: str | None) -> bool:
+    return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; ``None`` when absent."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return token.strip()

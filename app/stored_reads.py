@@ -1,0 +1,123 @@
+"""Loop-side reads of stored reviews: the hot public path (JSON-LD by id, native by id).
+
+These reads do not use the SQLAlchemy session: a thread-pool hop plus ORM loading costs more
+than the whole lookup, and sharing the write pool with the event loop can deadlock (STYLE.md).
+So each process keeps its own read connection(s), used only from the event loop:
+
+- SQLite: one connection in WAL mode (readers never wait for the writer); a primary-key lookup
+  takes microseconds, less than handing it to a thread would.
+- PostgreSQL: psycopg's async pool with server-side prepared statements.
+
+Both return the stored bytes untouched; nothing is rendered here.
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine import make_url
+
+_SELECT = (
+    "SELECT r.id, r.publisher_id, p.slug, r.status, r.version, r.created_at, r.updated_at,"
+    " r.retracted_at, r.verdict, {document}, {findings}, r.jsonld"
+    " FROM claim_review r JOIN publisher p ON p.id = r.publisher_id WHERE r.id = {param}"
+)
+SQLITE_SELECT = _SELECT.format(document="r.document", findings="r.findings", param="?")
+# ::text keeps psycopg from parsing JSON we may never need (the JSON-LD route does not).
+POSTGRES_SELECT = _SELECT.format(
+    document="r.document::text", findings="r.findings::text", param="%s"
+)
+
+
+@dataclass(slots=True)
+class StoredReview:
+    id: str
+    publisher_id: int
+    publisher_slug: str
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    retracted_at: datetime | None
+    verdict: str
+    document: str
+    findings: str
+    jsonld: bytes
+
+
+class StoredReads(Protocol):
+    async def review(self, review_id: str) -> StoredReview | None: ...
+
+    async def close(self) -> None: ...
+
+
+def _timestamp(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stored(row: Any) -> StoredReview:
+    return StoredReview(
+        id=row[0],
+        publisher_id=row[1],
+        publisher_slug=row[2],
+        status=row[3],
+        version=row[4],
+        created_at=_timestamp(row[5]),
+        updated_at=_timestamp(row[6]),
+        retracted_at=_timestamp(row[7]) if row[7] is not None else None,
+        verdict=row[8],
+        document=row[9],
+        findings=row[10],
+        jsonld=bytes(row[11]),
+    )
+
+
+class SqliteReads:
+    def __init__(self, database_url: str) -> None:
+        path = make_url(database_url).database or ""
+        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection.execute("PRAGMA query_only=ON")
+        self._connection.execute("PRAGMA busy_timeout=5000")
+
+    async def review(self, review_id: str) -> StoredReview | None:
+        row = self._connection.execute(SQLITE_SELECT, (review_id,)).fetchone()
+        return _stored(row) if row else None
+
+    async def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresReads:
+    def __init__(self, database_url: str, *, size: int) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self._pool = AsyncConnectionPool(
+            url.render_as_string(hide_password=False),
+            min_size=1,
+            max_size=size,
+            open=False,
+            # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
+            kwargs={"autocommit": True},
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True)
+
+    async def review(self, review_id: str) -> StoredReview | None:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(POSTGRES_SELECT, (review_id,), prepare=True)
+            row = await cursor.fetchone()
+        return _stored(row) if row else None
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_reads(database_url: str, *, is_sqlite: bool, pool_size: int) -> StoredReads:
+    if is_sqlite:
+        return SqliteReads(database_url)
+    reads = PostgresReads(database_url, size=pool_size)
+    await reads.open()
+    return reads

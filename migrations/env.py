@@ -1,0 +1,34 @@
+"""Alembic environment: runs migrations on the connection or URL that app.migrate passes in."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from app.db import sqlalchemy_url
+from app.models import Base
+
+config = context.config
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(sqlalchemy_url(config.get_main_option("sqlalchemy.url") or ""))
+    with engine.begin() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

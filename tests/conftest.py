@@ -1,0 +1,127 @@
+"""Test set-up: a real database per test, the app through FastAPI's TestClient.
+
+Every test runs on SQLite; with ``CLAIMREVIEW_TEST_DATABASE_URL`` set (CI sets it) the same
+tests run on that PostgreSQL database instead.
+
+- SQLite: each test gets its own database file, copied from one migrated template (a rolled
+  back transaction does not isolate pysqlite, and copying beats migrating per test).
+- PostgreSQL: the database is migrated once per run and every table is truncated before each
+  test. Tests cannot run inside a rolled-back transaction here, because the hot read path
+  reads on its own connection (app/stored_reads.py) and must see committed rows.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+# Settings are read from the environment: make sure nothing here touches ./claimreview.db.
+os.environ.setdefault("CLAIMREVIEW_DATABASE_URL", "sqlite:////nonexistent/claimreview-tests.db")
+
+import orjson  # noqa: E402
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from app import migrate  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.db import sqlalchemy_url  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.models import Base  # noqa: E402
+
+POSTGRES_URL = os.environ.get("CLAIMREVIEW_TEST_DATABASE_URL")
+ADMIN_TOKEN = "test-admin-token-0123456789"
+BASE_URL = "http://127.0.0.1:8000"
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+SEED_PUBLISHER = {
+    "slug": "polygraph",
+    "name": "Polygraph.info",
+    "url": "https://www.polygraph.info/",
+}
+
+
+def load_example(name: str) -> Any:
+    return orjson.loads((EXAMPLES / name).read_bytes())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    assert POSTGRES_URL is not None
+    migrate.upgrade(POSTGRES_URL)
+    yield POSTGRES_URL
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if POSTGRES_URL:
+        url: str = request.getfixturevalue("postgres_url")
+        engine = create_engine(sqlalchemy_url(url))
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return url
+    path = tmp_path / "claimreview.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, admin_token=ADMIN_TOKEN, base_url=BASE_URL)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_publisher(client: TestClient, **fields: Any) -> dict[str, Any]:
+    body = {**SEED_PUBLISHER, **fields}
+    response = client.post("/v1/publishers", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def make_key(client: TestClient, slug: str, *scopes: str) -> str:
+    body = {"name": "test", "scopes": list(scopes or ("reviews:write",))}
+    response = client.post(f"/v1/publishers/{slug}/keys", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def seed_review(**changes: Any) -> dict[str, Any]:
+    review: dict[str, Any] = load_example("seed-factcheck.json")
+    review.update(changes)
+    return review
+
+
+@pytest.fixture
+def writer(client: TestClient) -> dict[str, str]:
+    """Headers of a write key of the seed publisher (polygraph)."""
+    make_publisher(client)
+    return bearer(make_key(client, "polygraph", "reviews:write"))
+
+
+def create_review(client: TestClient, headers: dict[str, str], **changes: Any) -> dict[str, Any]:
+    response = client.post("/v1/claim-reviews", json=seed_review(**changes), headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
