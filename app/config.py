@@ -3,8 +3,6 @@
 Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; the README lists them.
 """
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +31,5 @@ class Settings(BaseSettings):
         return self.base_url.rstrip("/")
 
 
-@lru_cache
 def get_settings() -> Settings:
     return Settings()

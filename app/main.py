@@ -16,9 +16,19 @@ from app.middleware import RequestMiddleware
 from app.stored_reads import open_reads
 
 
+def configure_logging(level: str) -> None:
+    """Send the service's own log lines (access log, errors) to stderr, once per process."""
+    logger = logging.getLogger("claimreview")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.getLogger("claimreview").setLevel(settings.log_level.upper())
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

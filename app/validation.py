@@ -24,7 +24,7 @@ Finding codes (E error, W warning):
     shape       invalid-node E, empty-document E, missing-context E, invalid-context E,
                 null-value W, too-deep E
     schemaorg   unknown-type E (W for a type outside schema.org), invalid-type E, invalid-id E,
-                missing-type W, unknown-property E (W for a property outside schema.org),
+                unknown-property E (W for a property outside schema.org),
                 property-not-in-domain E, unexpected-value-type E, invalid-url E, invalid-date E,
                 numeric-string W, superseded-term W, unsupported-keyword W
     google      missing-required E, invalid-rating E, invalid-url E, url-off-domain E,
@@ -80,6 +80,7 @@ _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?" + _OFFSET)
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T" + _TIME.pattern + ")?")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _VERDICT_SEPARATORS = ":-\u2013\u2014"
+_DATE_WORDS = {"date": "date", "datetime": "date-time", "time": "time"}
 
 Location = tuple[str | int, ...]
 
@@ -306,7 +307,6 @@ class _Walker:
         if vocabulary is not None:
             self.check_id_and_type(node, path, vocabulary)
             ancestors = vocabulary.ancestors(name for name in names if name in vocabulary.types)
-        has_properties = False
         for key, value in node.items():
             if key in _NOT_PROPERTIES:
                 continue
@@ -321,11 +321,8 @@ class _Walker:
                         f"The JSON-LD keyword {key} is not supported here and was not checked.",
                     )
             else:
-                has_properties = True
                 value_range = self.property(key, names, ancestors, (*path, key))
                 self.value(value, value_range, (*path, key), key)
-        if vocabulary is not None and has_properties and not names:
-            self.schemaorg("warning", path, "missing-type", "This node has no @type.")
         if self.check_google and "ClaimReview" in names:
             self.claim_review(node, path)
         return names
@@ -403,7 +400,7 @@ class _Walker:
         if name in vocabulary.superseded:
             self.superseded(path, name, vocabulary)
         if ancestors and found.domains and not ancestors & found.domains:
-            types = ", ".join(name for name in names if name in vocabulary.types)
+            types = "/".join(type_name for type_name in names if type_name in vocabulary.types)
             self.schemaorg(
                 "error",
                 path,
@@ -500,17 +497,13 @@ class _Walker:
         if value_range.classes:
             return  # text standing in for a Thing, as schema.org allows
         if kinds == {"url"}:
-            code = "invalid-url"
-        elif kinds <= {"date", "datetime", "time"}:
-            code = "invalid-date"
+            code, expected = "invalid-url", "an absolute URL"
+        elif kinds <= _DATE_WORDS.keys():
+            words = (word for kind, word in _DATE_WORDS.items() if kind in kinds)
+            code, expected = "invalid-date", "an ISO 8601 " + " or ".join(words)
         else:
-            code = "unexpected-value-type"
-        self.schemaorg(
-            "error",
-            path,
-            code,
-            f"{key} expects {_describe(value_range)}, not {_show(text)}.",
-        )
+            code, expected = "unexpected-value-type", value_range.expected
+        self.schemaorg("error", path, code, f"{key} expects {expected}, not {_show(text)}.")
 
     # Google's ClaimReview profile
 
@@ -910,19 +903,6 @@ def _date_of(text: str) -> date | None:
     if len(text) < 10 or not (_is_date(text) or _is_datetime(text)):
         return None
     return date.fromisoformat(text[:10])
-
-
-def _describe(value_range: _Range) -> str:
-    formats = {
-        "url": "an absolute URL",
-        "date": "an ISO 8601 date",
-        "datetime": "an ISO 8601 date-time",
-        "time": "an ISO 8601 time",
-    }
-    kinds = value_range.kinds
-    if kinds and kinds <= formats.keys():
-        return " or ".join(formats[kind] for kind in sorted(kinds))
-    return value_range.expected
 
 
 def _what(value: Any) -> str:

@@ -101,7 +101,7 @@ def dumps(vocabulary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Derive the compact schema.org vocabulary.")
     parser.add_argument("ttl", nargs="?", type=Path, default=DEFAULT_TTL, help="schema.ttl")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
