@@ -125,3 +125,30 @@ def create_review(client: TestClient, headers: dict[str, str], **changes: Any) -
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn (in a thread) on a free port: for concurrency tests."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)

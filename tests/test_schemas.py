@@ -200,6 +200,9 @@ def _unused_fields(model: type[BaseModel], values: list[dict[str, Any]], path: s
     return unused
 
 
+_DELETE = object()
+
+
 def _set(node: Any, pointer: str, value: Any) -> None:
     *parents, last = pointer.split("/")[1:]
     for token in parents:
@@ -208,9 +211,6 @@ def _set(node: Any, pointer: str, value: Any) -> None:
         del node[last]
     else:
         node[int(last) if isinstance(node, list) else last] = value
-
-
-_DELETE = object()
 
 
 @pytest.mark.parametrize("path", [NATIVE_FILE, JSONLD_FILE], ids=lambda path: path.name)
