@@ -23,7 +23,9 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 
 from app.validation import Finding
@@ -32,6 +34,7 @@ _LANGUAGE_TAG = re.compile(
     r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?"
     r"(?P<rest>(?:-(?:[A-Za-z\d]{5,8}|\d[A-Za-z\d]{3}))*)$"
 )
+_UNSAFE_URL_CHARACTERS = frozenset('<>"{}|\\^`')
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HOST_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
 
@@ -41,8 +44,8 @@ def check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
-    if any(ch.isspace() for ch in value):
-        raise ValueError("must not contain whitespace")
+    if any(ch.isspace() or ch in _UNSAFE_URL_CHARACTERS or ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain spaces, control characters or any of <>\"{}|\\^`")
     return value
 
 
@@ -107,11 +110,23 @@ def prune(value: Any) -> Any:
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Url = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(check_http_url)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2048),
+    AfterValidator(check_http_url),
+    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
 ]
-IsoDate = Annotated[str, BeforeValidator(normalise_date)]
+IsoDate = Annotated[
+    str,
+    BeforeValidator(normalise_date),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(T.+)?$", "description": "ISO 8601"}
+    ),
+]
 LanguageTag = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(normalise_language)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=35),
+    AfterValidator(normalise_language),
+    WithJsonSchema({"type": "string", "pattern": _LANGUAGE_TAG.pattern, "description": "BCP 47"}),
 ]
 Number = Annotated[float | int, PlainValidator(check_number), WithJsonSchema({"type": "number"})]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
@@ -136,6 +151,13 @@ class Claimant(_Strict):
     job_title: ShortText | None = None
     same_as: list[Url] = Field(default_factory=list, max_length=20)
     image: Url | None = None
+
+    @field_validator("job_title")
+    @classmethod
+    def _job_title_is_for_people(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("type") == "Organization":
+            raise ValueError("an Organization has no job_title")
+        return value
 
 
 class Appearance(_Strict):

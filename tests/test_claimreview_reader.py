@@ -30,7 +30,6 @@ ALL_FIELDS = {
         "author": {
             "type": "Organization",
             "name": "Bridge Truth Campaign",
-            "job_title": "Campaign group",
             "same_as": ["https://social.example/bridgetruth"],
             "image": "https://factcheck.example/img/btc.png",
         },

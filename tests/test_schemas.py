@@ -51,8 +51,8 @@ EVERY_FIELD = {
     },
     "claim": {
         "author": {
-            "type": "Organization",
-            "name": "Ministério da Saúde",
+            "type": "Person",
+            "name": "Porta-voz do Ministério da Saúde",
             "job_title": "Assessoria de imprensa",
             "same_as": ["https://pt.wikipedia.org/wiki/Ministério_da_Saúde"],
             "image": "https://verifica.example/img/ministerio.png",
