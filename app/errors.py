@@ -17,7 +17,7 @@ the request body, or the name of the query parameter or header.
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -142,7 +142,7 @@ def json_pointer(location: Iterable[Any]) -> str:
     return "".join("/" + part for part in parts)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 

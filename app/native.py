@@ -45,7 +45,7 @@ def check_http_url(value: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
     if any(ch.isspace() or ch in _UNSAFE_URL_CHARACTERS or ord(ch) < 32 for ch in value):
-        raise ValueError("must not contain spaces, control characters or any of <>\"{}|\\^`")
+        raise ValueError('must not contain spaces, control characters or any of <>"{}|\\^`')
     return value
 
 

@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations on the connection or URL that app.migrate passes in."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from app.db import sqlalchemy_url
 from app.models import Base
@@ -20,7 +20,7 @@ def run_migrations() -> None:
     engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

@@ -5,6 +5,8 @@ reads switched off, or a request that carries credentials pays for authenticatio
 in the thread pool with an ordinary session.
 """
 
+from typing import Any
+
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -65,7 +67,7 @@ async def serve_stored_review(request: Request, review_id: str, representation: 
 
 def native_bytes(row: StoredReview) -> bytes:
     """Same fields and order as ``reviews.present`` for ORM rows."""
-    body = {"id": row.id, "publisher": row.publisher_slug}
+    body: dict[str, Any] = {"id": row.id, "publisher": row.publisher_slug}
     body.update(orjson.loads(row.document))
     body["status"] = row.status
     body["verdict"] = row.verdict

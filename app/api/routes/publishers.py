@@ -214,7 +214,7 @@ def get_rating_scale(slug: str, session: SessionDep, principal: ReaderDep) -> di
 def put_rating_scale(
     slug: str, body: JsonBody, session: SessionDep, principal: AdminDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """Set a publisher's rating scale; its reviews' verdicts are re-normalised in one transaction."""
+    """Set a publisher's rating scale; its reviews are re-normalised in one transaction."""
     publisher = _own_or_admin(session, slug, principal)
     scale: RatingScale = _parse(RatingScale, body)
     stored = scale.model_dump(exclude_none=True)
