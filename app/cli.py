@@ -1,20 +1,19 @@
 """The ``claimreview`` command: run the service and administer it from a shell (§9)."""
 
-from datetime import UTC, datetime
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvicorn
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from app import crud, migrate, reviews
+from app import accounts, crud, migrate
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.models import ApiKey, Publisher
 from app.native import KeyIn, PublisherIn
-from app.security import new_key
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
 db_app = typer.Typer(help="Database schema.")
@@ -54,7 +53,7 @@ def db_upgrade() -> None:
     console.print("[green]database is up to date[/]")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/] {message}")
     raise typer.Exit(2)
 
@@ -68,31 +67,12 @@ def publisher_add(
     language: Annotated[str | None, typer.Option(help="Default BCP 47 language.")] = None,
 ) -> None:
     """Create a publisher."""
-    try:
-        incoming = PublisherIn(
-            slug=slug, name=name, url=url, domains=domain or [], language=language
-        )
-    except ValidationError as error:
-        _fail(str(error))
-        return
-    now = datetime.now(UTC)
-    engine = make_engine(get_settings())
-    with make_sessionmaker(engine).begin() as session:
+    fields = {"slug": slug, "name": name, "url": url, "domains": domain or [], "language": language}
+    incoming = _validated(PublisherIn, fields)
+    with _session() as session:
         if crud.get_publisher(session=session, slug=slug):
             _fail(f"publisher '{slug}' exists")
-        session.add(
-            Publisher(
-                slug=incoming.slug,
-                name=incoming.name,
-                url=incoming.url,
-                same_as=[],
-                language=incoming.language,
-                domains=incoming.domains or reviews.default_domains(incoming.url),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    engine.dispose()
+        crud.add(session=session, row=accounts.new_publisher(incoming))
     console.print(f"[green]created publisher[/] {slug}")
 
 
@@ -103,31 +83,32 @@ def key_create(
     scope: Annotated[list[str] | None, typer.Option(help="Scope (repeatable).")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only once)."""
+    incoming = _validated(KeyIn, {"name": name, "scopes": scope or ["reviews:write"]})
+    with _session() as session:
+        owner = crud.get_publisher(session=session, slug=publisher)
+        if owner is None:
+            _fail(f"no publisher '{publisher}'")
+        key, full_key = accounts.new_api_key(publisher_id=owner.id, incoming=incoming)
+        crud.add(session=session, row=key)
+    typer.echo(full_key)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _validated(model: type[Model], fields: dict[str, Any]) -> Model:
     try:
-        incoming = KeyIn.model_validate({"name": name, "scopes": scope or ["reviews:write"]})
+        return model.model_validate(fields)
     except ValidationError as error:
         _fail(str(error))
-        return
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction on the configured database, committed when the block succeeds."""
     engine = make_engine(get_settings())
     try:
         with make_sessionmaker(engine).begin() as session:
-            owner = crud.get_publisher(session=session, slug=publisher)
-            if owner is None:
-                _fail(f"no publisher '{publisher}'")
-                return
-            key_id, secret_hash, full_key = new_key()
-            session.add(
-                ApiKey(
-                    id=key_id,
-                    publisher_id=owner.id,
-                    name=incoming.name,
-                    scopes=sorted(set(incoming.scopes)),
-                    secret_hash=secret_hash,
-                    created_at=datetime.now(UTC),
-                )
-            )
-    except IntegrityError as error:
-        _fail(str(error.orig))
+            yield session
     finally:
         engine.dispose()
-    typer.echo(full_key)

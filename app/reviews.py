@@ -6,7 +6,6 @@ event in the caller's transaction (§3) — so no route can store a review some 
 import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -26,12 +25,6 @@ def article_url(url: str) -> str:
     return url.split("#", 1)[0]
 
 
-def default_domains(url: str) -> list[str]:
-    """The host of the publisher's URL, without ``www.`` so that sibling subdomains count."""
-    host = (urlsplit(url).hostname or "").lower()
-    return [host.removeprefix("www.")]
-
-
 def publisher_card(publisher: Publisher) -> dict[str, Any]:
     card = {
         "name": publisher.name,
@@ -42,16 +35,27 @@ def publisher_card(publisher: Publisher) -> dict[str, Any]:
     return prune(card)
 
 
-def present(review: ClaimReview, *, publisher_slug: str) -> dict[str, Any]:
-    """The native JSON of a stored review (what ``GET /v1/claim-reviews/{id}`` answers)."""
-    body: dict[str, Any] = {"id": review.id, "publisher": publisher_slug}
-    body.update(review.document)
-    body["status"] = review.status
-    body["verdict"] = review.verdict
-    body["version"] = review.version
-    body["created_at"] = format_timestamp(utc(review.created_at))
-    body["updated_at"] = format_timestamp(utc(review.updated_at))
-    body["findings"] = review.findings
+def present(
+    *,
+    review_id: str,
+    publisher_slug: str,
+    document: dict[str, Any],
+    status: str,
+    verdict: str,
+    version: int,
+    created_at: datetime,
+    updated_at: datetime,
+    findings: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The native JSON of a stored review, whether read through the ORM or the hot path."""
+    body: dict[str, Any] = {"id": review_id, "publisher": publisher_slug}
+    body.update(document)
+    body["status"] = status
+    body["verdict"] = verdict
+    body["version"] = version
+    body["created_at"] = format_timestamp(utc(created_at))
+    body["updated_at"] = format_timestamp(utc(updated_at))
+    body["findings"] = findings
     return body
 
 
@@ -170,7 +174,6 @@ def retract(*, session: Session, review: ClaimReview, actor: str) -> None:
         actor=actor,
         now=now,
     )
-    review.retracted_at = now
 
 
 def rerender(*, session: Session, review: ClaimReview, publisher: Publisher, base_url: str) -> None:
@@ -247,6 +250,7 @@ def _commit_change(
     review.verdict_dictionary_version = verdicts.DICTIONARY_VERSION
     review.version += 1
     review.updated_at = now
+    review.retracted_at = now if status == "retracted" else None
     session.add(review)
     session.add(
         ReviewRevision(

@@ -1,16 +1,26 @@
 """Request dependencies: who is calling, the JSON body, and id → row (or the right error)."""
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from app import crud
 from app.config import Settings
 from app.db import SessionDep
-from app.errors import Forbidden, Gone, MalformedBody, NotFound, Unauthorized, UnsupportedMediaType
+from app.errors import (
+    Forbidden,
+    Gone,
+    MalformedBody,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    input_errors,
+)
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
 from app.native import format_timestamp
@@ -120,6 +130,15 @@ async def json_body(request: Request) -> Body:
 
 
 JsonBody = Annotated[Body, Depends(json_body)]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], data: Any) -> Model:
+    """``data`` as ``model``, or 422 naming every bad field by JSON pointer."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Unprocessable("The request body is not valid.", errors=input_errors(error)) from None
 
 
 def media_type(request: Request) -> str:

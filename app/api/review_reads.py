@@ -5,13 +5,12 @@ reads switched off, or a request that carries credentials pays for authenticatio
 in the thread pool with an ordinary session.
 """
 
-from typing import Any
-
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import reviews
 from app.api.deps import authenticate
 from app.config import Settings
 from app.errors import Gone, NotFound, Unauthorized
@@ -66,13 +65,15 @@ async def serve_stored_review(request: Request, review_id: str, representation: 
 
 
 def native_bytes(row: StoredReview) -> bytes:
-    """Same fields and order as ``reviews.present`` for ORM rows."""
-    body: dict[str, Any] = {"id": row.id, "publisher": row.publisher_slug}
-    body.update(orjson.loads(row.document))
-    body["status"] = row.status
-    body["verdict"] = row.verdict
-    body["version"] = row.version
-    body["created_at"] = format_timestamp(row.created_at)
-    body["updated_at"] = format_timestamp(row.updated_at)
-    body["findings"] = orjson.loads(row.findings)
+    body = reviews.present(
+        review_id=row.id,
+        publisher_slug=row.publisher_slug,
+        document=orjson.loads(row.document),
+        status=row.status,
+        verdict=row.verdict,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        findings=orjson.loads(row.findings),
+    )
     return orjson.dumps(body)

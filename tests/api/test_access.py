@@ -158,3 +158,56 @@ def test_public_reads_can_be_switched_off(client: TestClient, writer: dict[str, 
 
     assert anonymous.status_code == 401
     assert keyed.status_code == 200
+
+
+def test_publisher_change_rerenders_its_reviews(client: TestClient, writer: dict[str, str]) -> None:
+    created = create_review(client, writer)
+
+    response = client.patch(
+        "/v1/publishers/polygraph",
+        json={"name": "Polygraph", "logo": "https://www.polygraph.info/logo.png"},
+        headers=ADMIN,
+    )
+    jsonld = client.get(f"/v1/claim-reviews/{created['id']}.jsonld").json()
+
+    assert response.status_code == 200
+    assert jsonld["author"] == {
+        "@type": "Organization",
+        "name": "Polygraph",
+        "url": "https://www.polygraph.info/",
+        "logo": "https://www.polygraph.info/logo.png",
+    }
+    assert client.get(f"/v1/claim-reviews/{created['id']}").json()["version"] == 2
+
+
+def test_rating_scale_renormalises_the_publishers_reviews(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    created = create_review(
+        client, writer, rating={"label": "Zakharova-grade", "value": 1, "best": 5, "worst": 1}
+    )
+    assert created["verdict"] == "false"  # from the numeric position on the declared scale
+
+    scale = {
+        "best": 5,
+        "worst": 1,
+        "labels": [{"label": "Zakharova-grade", "value": 1, "verdict": "satire"}],
+    }
+    response = client.put("/v1/publishers/polygraph/rating-scale", json=scale, headers=ADMIN)
+
+    assert response.status_code == 200
+    assert (
+        client.get("/v1/publishers/polygraph/rating-scale", headers=writer).json()["labels"][0][
+            "verdict"
+        ]
+        == "satire"
+    )
+    assert client.get(f"/v1/claim-reviews/{created['id']}").json()["verdict"] == "satire"
+
+
+def test_verdict_vocabulary_is_published(client: TestClient) -> None:
+    body = client.get("/v1/verdicts").json()
+
+    assert body["version"]
+    assert [item["verdict"] for item in body["vocabulary"]][-1] == "unknown"
+    assert any(entry["label"] == "Pants on Fire" for entry in body["entries"])

@@ -92,4 +92,4 @@ def test_bad_query_and_header_values(client: TestClient, writer: dict[str, str])
 
     assert bad_key.status_code == 422
     assert bad_key.json()["errors"][0]["path"] == "idempotency-key"
-    assert bad_match.status_code == 422
+    assert bad_match.status_code == 412

@@ -375,3 +375,16 @@ def test_read_only_key_reads_own_drafts(client: TestClient, writer: dict[str, st
     assert response.status_code == 200
     assert response.json()["status"] == "draft"
     assert response.headers["cache-control"] == "private, no-cache"
+
+
+def test_upsert_republishes_a_retracted_review(client: TestClient, writer: dict[str, str]) -> None:
+    path = "/v1/claim-reviews/by-external-id/cms-7"
+    body = seed_review(external_id=None)
+    created = client.put(path, json=body, headers=writer).json()
+    client.delete(f"/v1/claim-reviews/{created['id']}", headers=writer)
+
+    revived = client.put(path, json=body, headers=writer)
+
+    assert revived.status_code == 200
+    assert revived.json()["status"] == "published"
+    assert client.get(f"/v1/claim-reviews/{created['id']}.jsonld").status_code == 200

@@ -4,15 +4,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import crud, reviews, verdicts
+from app import accounts, crud, reviews, verdicts
 from app.api import openapi
-from app.api.deps import AdminDep, JsonBody, ReaderDep, SessionDep, SettingsDep, publisher_or_404
-from app.errors import Conflict, NotFound, Unprocessable, input_errors
+from app.api.deps import (
+    AdminDep,
+    JsonBody,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+    publisher_or_404,
+    validated,
+)
+from app.errors import Conflict, NotFound, Unprocessable
 from app.models import ApiKey, ClaimReview, Publisher
 from app.native import (
     KeyCreated,
@@ -24,7 +31,7 @@ from app.native import (
     RatingScale,
     format_timestamp,
 )
-from app.security import Principal, new_key
+from app.security import Principal
 
 router = APIRouter(tags=["administration"])
 
@@ -54,13 +61,6 @@ def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
     }
 
 
-def _parse(model: type[Any], body: JsonBody) -> Any:
-    try:
-        return model.model_validate(body.data)
-    except ValidationError as error:
-        raise Unprocessable("The request body is not valid.", errors=input_errors(error)) from None
-
-
 def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publisher:
     publisher = publisher_or_404(session, slug)
     if not principal.owns(publisher.id):
@@ -77,24 +77,13 @@ def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publishe
 )
 def create_publisher(body: JsonBody, session: SessionDep, _admin: AdminDep) -> PublisherPublic:
     """Create a publisher (admin)."""
-    incoming: PublisherIn = _parse(PublisherIn, body)
+    incoming: PublisherIn = validated(PublisherIn, body.data)
     if crud.get_publisher(session=session, slug=incoming.slug):
         raise Conflict(
             f"Publisher '{incoming.slug}' exists.",
             errors=[{"path": "/slug", "message": "already taken"}],
         )
-    now = datetime.now(UTC)
-    publisher = Publisher(
-        slug=incoming.slug,
-        name=incoming.name,
-        url=incoming.url,
-        logo=incoming.logo,
-        same_as=incoming.same_as,
-        language=incoming.language,
-        domains=incoming.domains or reviews.default_domains(incoming.url),
-        created_at=now,
-        updated_at=now,
-    )
+    publisher = accounts.new_publisher(incoming)
     try:
         crud.add(session=session, row=publisher)
     except IntegrityError:
@@ -129,17 +118,17 @@ def update_publisher(
 ) -> PublisherPublic:
     """Change a publisher (admin); its reviews' JSON-LD is re-rendered in the same transaction."""
     publisher = publisher_or_404(session, slug)
-    changes: PublisherUpdate = _parse(PublisherUpdate, body)
+    changes: PublisherUpdate = validated(PublisherUpdate, body.data)
     for field, value in changes.model_dump(exclude_unset=True).items():
-        if field in ("name", "url") and value is None:
+        if value is None and field in ("name", "url"):
             raise Unprocessable(
                 f"{field} cannot be removed.", errors=[{"path": f"/{field}", "message": "required"}]
             )
-        setattr(
-            publisher, field, value if value is not None or field in ("logo", "language") else []
-        )
+        # null clears a field; the list fields are stored as empty lists.
+        empty: list[str] | None = [] if field in ("same_as", "domains") else None
+        setattr(publisher, field, empty if value is None else value)
     if "url" in changes.model_fields_set and "domains" not in changes.model_fields_set:
-        publisher.domains = reviews.default_domains(publisher.url)
+        publisher.domains = accounts.default_domains(publisher.url)
     publisher.updated_at = datetime.now(UTC)
     _rerender_all(session, publisher, settings.public_base_url)
     return publisher_public(publisher)
@@ -163,16 +152,8 @@ def _rerender_all(session: Session, publisher: Publisher, base_url: str) -> None
 def create_key(slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep) -> dict[str, Any]:
     """Create an API key for a publisher (admin); the secret is shown only in this answer."""
     publisher = publisher_or_404(session, slug)
-    incoming: KeyIn = _parse(KeyIn, body)
-    key_id, secret_hash, full_key = new_key()
-    key = ApiKey(
-        id=key_id,
-        publisher_id=publisher.id,
-        name=incoming.name,
-        scopes=sorted(set(incoming.scopes)),
-        secret_hash=secret_hash,
-        created_at=datetime.now(UTC),
-    )
+    incoming: KeyIn = validated(KeyIn, body.data)
+    key, full_key = accounts.new_api_key(publisher_id=publisher.id, incoming=incoming)
     crud.add(session=session, row=key)
     return {**key_public(key, publisher.slug), "key": full_key}
 
@@ -216,7 +197,7 @@ def put_rating_scale(
 ) -> dict[str, Any]:
     """Set a publisher's rating scale; its reviews are re-normalised in one transaction."""
     publisher = _own_or_admin(session, slug, principal)
-    scale: RatingScale = _parse(RatingScale, body)
+    scale: RatingScale = validated(RatingScale, body.data)
     stored = scale.model_dump(exclude_none=True)
     problems = verdicts.validate_scale(stored)
     if problems:

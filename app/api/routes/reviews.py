@@ -1,10 +1,10 @@
 """Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -19,6 +19,7 @@ from app.api.deps import (
     SettingsDep,
     WriterDep,
     owned_review,
+    validated,
     visible_review,
 )
 from app.api.review_reads import serve_stored_review
@@ -29,7 +30,6 @@ from app.errors import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
-    input_errors,
 )
 from app.http_cache import JSONLD, NATIVE, etag, http_date, if_match_fails
 from app.models import ClaimReview, Publisher, ReviewRevision
@@ -51,10 +51,7 @@ def parse_review(body: Body, *, overrides: dict[str, Any] | None = None) -> Revi
         data = _native_from_jsonld(data)
     if isinstance(data, dict) and overrides:
         data = {**data, **overrides}
-    try:
-        return ReviewIn.model_validate(data)
-    except ValidationError as error:
-        raise Unprocessable("The review is not valid.", errors=input_errors(error)) from None
+    return validated(ReviewIn, data)
 
 
 def _native_from_jsonld(data: Any) -> dict[str, Any]:
@@ -108,7 +105,19 @@ def review_response(
     }
     if status_code == 201:
         headers["Location"] = str(request.url_for("get_review", review_id=review.id))
-    body = orjson.dumps(reviews.present(review, publisher_slug=publisher_slug))
+    body = orjson.dumps(
+        reviews.present(
+            review_id=review.id,
+            publisher_slug=publisher_slug,
+            document=review.document,
+            status=review.status,
+            verdict=review.verdict,
+            version=review.version,
+            created_at=review.created_at,
+            updated_at=review.updated_at,
+            findings=review.findings,
+        )
+    )
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
@@ -243,40 +252,8 @@ def upsert_review(
                 session=session, publisher_id=publisher.id, external_id=external_id, for_update=True
             )
             assert review is not None
-    _replace(
-        session=session,
-        review=review,
-        publisher=publisher,
-        incoming=incoming,
-        principal=principal,
-        settings=settings,
-        if_match=if_match,
-    )
-    return review_response(review, publisher_slug=publisher.slug, request=request)
-
-
-def _replace(
-    *,
-    session: Session,
-    review: ClaimReview,
-    publisher: Publisher,
-    incoming: ReviewIn,
-    principal: Principal,
-    settings: Settings,
-    if_match: str | None,
-) -> None:
-    if if_match_fails(if_match, review.id, review.version):
-        raise PreconditionFailed(
-            f"The review has changed: it is at version {review.version}.",
-            current_version=review.version,
-        )
-    if review.status == "retracted":
-        raise NotFound(f"Review '{review.id}' was retracted; create a new one.")
-    if publisher.id != review.publisher_id:
-        raise Unprocessable(
-            "A review cannot move to another publisher.",
-            errors=[{"path": "/publisher", "message": "cannot be changed"}],
-        )
+    # A retracted review comes back to life here: the CMS re-published it under the same id.
+    _check_if_match(if_match, review)
     reviews.replace(
         session=session,
         review=review,
@@ -285,6 +262,7 @@ def _replace(
         actor=principal.actor,
         base_url=settings.public_base_url,
     )
+    return review_response(review, publisher_slug=publisher.slug, request=request)
 
 
 @router.get(
@@ -309,6 +287,55 @@ async def get_review(review_id: str, request: Request) -> Response:
     return await serve_stored_review(request, review_id, JSONLD if wants_jsonld else NATIVE)
 
 
+def _change(
+    *,
+    review_id: str,
+    request: Request,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    if_match: str | None,
+    revise: Callable[[ClaimReview], ReviewIn],
+    kind: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Apply ``revise`` to a review the caller owns, if ``If-Match`` still names its version."""
+    review = owned_review(session=session, review_id=review_id, principal=principal)
+    _check_if_match(if_match, review)
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
+    assert publisher is not None
+    incoming = revise(review)
+    if incoming.publisher not in (None, publisher.slug):
+        raise Unprocessable(
+            "A review cannot move to another publisher.",
+            errors=[{"path": "/publisher", "message": "cannot be changed"}],
+        )
+    if incoming.external_id not in (None, review.external_id) and crud.get_review_by_external_id(
+        session=session, publisher_id=review.publisher_id, external_id=incoming.external_id
+    ):
+        raise _duplicate_external_id(incoming.external_id)
+    reviews.replace(
+        session=session,
+        review=review,
+        publisher=publisher,
+        incoming=incoming,
+        actor=principal.actor,
+        base_url=settings.public_base_url,
+        kind=kind,
+    )
+    return review_response(
+        review, publisher_slug=publisher.slug, status_code=status_code, request=request
+    )
+
+
+def _check_if_match(if_match: str | None, review: ClaimReview) -> None:
+    if if_match_fails(if_match, review.id, review.version):
+        raise PreconditionFailed(
+            f"The review has changed: it is at version {review.version}.",
+            current_version=review.version,
+        )
+
+
 @router.put(
     "/{review_id}",
     response_class=Response,
@@ -325,31 +352,15 @@ def replace_review(
     if_match: IfMatch = None,
 ) -> Response:
     """Replace a claim review (send `If-Match` to refuse overwriting someone else's change)."""
-    review = owned_review(session=session, review_id=review_id, principal=principal)
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
-    assert publisher is not None
-    incoming = parse_review(body)
-    _check_external_id(session=session, review=review, incoming=incoming)
-    _replace(
+    return _change(
+        review_id=review_id,
+        request=request,
         session=session,
-        review=review,
-        publisher=publisher,
-        incoming=incoming,
         principal=principal,
         settings=settings,
         if_match=if_match,
+        revise=lambda _review: parse_review(body),
     )
-    return review_response(review, publisher_slug=publisher.slug, request=request)
-
-
-def _check_external_id(*, session: Session, review: ClaimReview, incoming: ReviewIn) -> None:
-    if incoming.external_id in (None, review.external_id):
-        return
-    other = crud.get_review_by_external_id(
-        session=session, publisher_id=review.publisher_id, external_id=incoming.external_id
-    )
-    if other is not None:
-        raise _duplicate_external_id(incoming.external_id)
 
 
 @router.patch(
@@ -368,33 +379,25 @@ def patch_review(
     if_match: IfMatch = None,
 ) -> Response:
     """Change some fields of a claim review (JSON Merge Patch, RFC 7396; `null` removes)."""
-    review = owned_review(session=session, review_id=review_id, principal=principal)
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
-    assert publisher is not None
     if not isinstance(body.data, dict):
         raise Unprocessable(
             "A merge patch must be a JSON object.",
             errors=[{"path": "/", "message": "must be an object"}],
         )
-    current = {**review.document, "status": review.status}
-    merged = merge_patch(current, body.data)
-    try:
-        incoming = ReviewIn.model_validate(merged)
-    except ValidationError as error:
-        raise Unprocessable(
-            "The patched review is not valid.", errors=input_errors(error)
-        ) from None
-    _check_external_id(session=session, review=review, incoming=incoming)
-    _replace(
+
+    def revise(review: ClaimReview) -> ReviewIn:
+        current = {**review.document, "status": review.status}
+        return validated(ReviewIn, merge_patch(current, body.data))
+
+    return _change(
+        review_id=review_id,
+        request=request,
         session=session,
-        review=review,
-        publisher=publisher,
-        incoming=incoming,
         principal=principal,
         settings=settings,
         if_match=if_match,
+        revise=revise,
     )
-    return review_response(review, publisher_slug=publisher.slug, request=request)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -421,8 +424,7 @@ def retract_review(
 ) -> Response:
     """Retract a claim review: later reads answer 410 and feeds keep a tombstone."""
     review = owned_review(session=session, review_id=review_id, principal=principal)
-    if if_match_fails(if_match, review.id, review.version):
-        raise PreconditionFailed(f"The review has changed: it is at version {review.version}.")
+    _check_if_match(if_match, review)
     reviews.retract(session=session, review=review, actor=principal.actor)
     return Response(status_code=204)
 
@@ -444,27 +446,25 @@ def add_correction(
     if_match: IfMatch = None,
 ) -> Response:
     """Add a public correction (schema.org `correction`) to a claim review."""
-    review = owned_review(session=session, review_id=review_id, principal=principal)
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
-    assert publisher is not None
-    try:
-        correction = CorrectionIn.model_validate(body.data)
-    except ValidationError as error:
-        raise Unprocessable("The correction is not valid.", errors=input_errors(error)) from None
-    document = reviews.with_correction(review.document, text=correction.text, when=correction.date)
-    incoming = ReviewIn.model_validate({**document, "status": review.status})
-    if if_match_fails(if_match, review.id, review.version):
-        raise PreconditionFailed(f"The review has changed: it is at version {review.version}.")
-    reviews.replace(
+    correction = validated(CorrectionIn, body.data)
+
+    def revise(review: ClaimReview) -> ReviewIn:
+        document = reviews.with_correction(
+            review.document, text=correction.text, when=correction.date
+        )
+        return ReviewIn.model_validate({**document, "status": review.status})
+
+    return _change(
+        review_id=review_id,
+        request=request,
         session=session,
-        review=review,
-        publisher=publisher,
-        incoming=incoming,
-        actor=principal.actor,
-        base_url=settings.public_base_url,
+        principal=principal,
+        settings=settings,
+        if_match=if_match,
+        revise=revise,
         kind="corrected",
+        status_code=201,
     )
-    return review_response(review, publisher_slug=publisher.slug, status_code=201, request=request)
 
 
 @router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404))

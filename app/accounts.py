@@ -1,0 +1,43 @@
+"""Publishers and API keys as new rows, the same whether made over HTTP or from the CLI."""
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from app.models import ApiKey, Publisher
+from app.native import KeyIn, PublisherIn
+from app.security import new_key
+
+
+def default_domains(url: str) -> list[str]:
+    """The host of the publisher's URL, without ``www.`` so that sibling subdomains count."""
+    host = (urlsplit(url).hostname or "").lower()
+    return [host.removeprefix("www.")]
+
+
+def new_publisher(incoming: PublisherIn) -> Publisher:
+    now = datetime.now(UTC)
+    return Publisher(
+        slug=incoming.slug,
+        name=incoming.name,
+        url=incoming.url,
+        logo=incoming.logo,
+        same_as=incoming.same_as,
+        language=incoming.language,
+        domains=incoming.domains or default_domains(incoming.url),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def new_api_key(*, publisher_id: int, incoming: KeyIn) -> tuple[ApiKey, str]:
+    """The key row and the full key, which is shown once and never stored."""
+    key_id, secret_hash, full_key = new_key()
+    key = ApiKey(
+        id=key_id,
+        publisher_id=publisher_id,
+        name=incoming.name,
+        scopes=sorted(set(incoming.scopes)),
+        secret_hash=secret_hash,
+        created_at=datetime.now(UTC),
+    )
+    return key, full_key
