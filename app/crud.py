@@ -4,7 +4,7 @@ dependency commits (db.py)."""
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -14,6 +14,7 @@ from app.models import (
     OutboxEvent,
     Publisher,
     ReviewRevision,
+    ReviewTag,
 )
 
 # Publishers
@@ -114,3 +115,12 @@ def delete_expired_idempotency_record(
             IdempotencyRecord.created_at <= older_than,
         )
     )
+
+
+def replace_tags(*, session: Session, review_pk: int, tag_keys: set[str]) -> None:
+    session.execute(delete(ReviewTag).where(ReviewTag.review_pk == review_pk))
+    if tag_keys:
+        session.execute(
+            insert(ReviewTag),
+            [{"review_pk": review_pk, "tag_key": key} for key in sorted(tag_keys)],
+        )

@@ -18,9 +18,10 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,8 +73,12 @@ class ApiKey(Base):
 class ClaimReview(Base):
     __tablename__ = "claim_review"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The integer key orders reviews, anchors keyset cursors and is the SQLite full-text rowid;
+    # ``id`` is the public, unguessable token.
+    pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publisher.id", ondelete="RESTRICT"))
+    publisher: Mapped[Publisher] = relationship()
     external_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(2048))
@@ -83,9 +88,20 @@ class ClaimReview(Base):
     verdict: Mapped[str] = mapped_column(String(32))
     verdict_dictionary_version: Mapped[str] = mapped_column(String(32))
     date_published: Mapped[str | None] = mapped_column(String(40))
+    # date_published as a moment (midnight UTC for a date), else the creation time: sorts,
+    # filters and anchors the default "newest first" order.
+    published_at: Mapped[datetime]
+    # Folded (case, accents, punctuation) for filters that ignore spelling details.
+    label_key: Mapped[str | None] = mapped_column(String(500))
+    claimant_name: Mapped[str | None] = mapped_column(String(500))
+    claimant_key: Mapped[str | None] = mapped_column(String(500))
+    # Folded claim, headline, claimant and tags: what full-text search matches (migration 0001
+    # indexes it with FTS5 on SQLite and a generated tsvector + GIN on PostgreSQL).
+    search_text: Mapped[str] = mapped_column(Text)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     jsonld: Mapped[bytes] = mapped_column(LargeBinary)
+    native: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -94,8 +110,29 @@ class ClaimReview(Base):
     __table_args__ = (
         UniqueConstraint("publisher_id", "external_id"),
         Index(None, "article_url"),
-        Index(None, "publisher_id", "updated_at"),
+        Index("ix_claim_review_status_published", "status", "published_at", "pk"),
+        Index(
+            "ix_claim_review_publisher_published", "publisher_id", "status", "published_at", "pk"
+        ),
+        Index("ix_claim_review_verdict_published", "verdict", "status", "published_at", "pk"),
+        Index("ix_claim_review_language_published", "language", "status", "published_at", "pk"),
+        Index("ix_claim_review_label_published", "label_key", "status", "published_at", "pk"),
+        Index("ix_claim_review_claimant_published", "claimant_key", "status", "published_at", "pk"),
+        Index("ix_claim_review_status_updated", "status", "updated_at"),
     )
+
+
+class ReviewTag(Base):
+    """Folded tags, one row each, so ``tag=`` filters by index."""
+
+    __tablename__ = "review_tag"
+
+    review_pk: Mapped[int] = mapped_column(
+        ForeignKey("claim_review.pk", ondelete="CASCADE"), primary_key=True
+    )
+    tag_key: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+    __table_args__ = (Index(None, "tag_key", "review_pk"),)
 
 
 class ReviewRevision(Base):

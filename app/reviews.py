@@ -4,16 +4,18 @@ event in the caller's transaction (§3) — so no route can store a review some 
 """
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
-from app import jsonld, validation, verdicts
+from app import crud, jsonld, validation, verdicts
 from app.errors import Unprocessable
 from app.ids import new_review_id
 from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision
 from app.native import ReviewIn, format_timestamp, prune
+from app.textfold import fold
 
 
 def utc(moment: datetime) -> datetime:
@@ -33,30 +35,6 @@ def publisher_card(publisher: Publisher) -> dict[str, Any]:
         "same_as": publisher.same_as,
     }
     return prune(card)
-
-
-def present(
-    *,
-    review_id: str,
-    publisher_slug: str,
-    document: dict[str, Any],
-    status: str,
-    verdict: str,
-    version: int,
-    created_at: datetime,
-    updated_at: datetime,
-    findings: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The native JSON of a stored review, whether read through the ORM or the hot path."""
-    body: dict[str, Any] = {"id": review_id, "publisher": publisher_slug}
-    body.update(document)
-    body["status"] = status
-    body["verdict"] = verdict
-    body["version"] = version
-    body["created_at"] = format_timestamp(utc(created_at))
-    body["updated_at"] = format_timestamp(utc(updated_at))
-    body["findings"] = findings
-    return body
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,7 +89,7 @@ def create(
     )
     review = ClaimReview(
         id=review_id,
-        publisher_id=publisher.id,
+        publisher=publisher,
         external_id=incoming.external_id,
         status="draft",
         created_at=now,
@@ -251,7 +229,11 @@ def _commit_change(
     review.version += 1
     review.updated_at = now
     review.retracted_at = now if status == "retracted" else None
+    _derive_query_columns(review, document)
+    review.native = orjson.dumps(present_review(review))
     session.add(review)
+    session.flush()
+    crud.replace_tags(session=session, review_pk=review.pk, tag_keys=_tag_keys(document))
     session.add(
         ReviewRevision(
             review_id=review.id,
@@ -276,3 +258,46 @@ def _commit_change(
             )
         )
     session.flush()
+
+
+def _derive_query_columns(review: ClaimReview, document: dict[str, Any]) -> None:
+    """The columns that filters, sorting and full-text search use, all from the document."""
+    label = document.get("rating", {}).get("label")
+    claimant = document.get("claim", {}).get("author", {}).get("name")
+    review.published_at = _moment(document.get("date_published")) or review.created_at
+    review.label_key = fold(label) if label else None
+    review.claimant_name = claimant
+    review.claimant_key = fold(claimant) if claimant else None
+    searchable = [
+        document.get("claim_reviewed"),
+        document.get("headline"),
+        claimant,
+        *document.get("tags", []),
+    ]
+    review.search_text = fold(" ".join(text for text in searchable if text))
+
+
+def _tag_keys(document: dict[str, Any]) -> set[str]:
+    return {key for key in (fold(tag) for tag in document.get("tags", [])) if key}
+
+
+def _moment(iso: str | None) -> datetime | None:
+    if iso is None:
+        return None
+    if len(iso) == 10:
+        return datetime.combine(date.fromisoformat(iso), time(), tzinfo=UTC)
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def present_review(review: ClaimReview) -> dict[str, Any]:
+    """The native JSON of a stored review (stored as bytes and served by every read)."""
+    body: dict[str, Any] = {"id": review.id, "publisher": review.publisher.slug}
+    body.update(review.document)
+    body["status"] = review.status
+    body["verdict"] = review.verdict
+    body["verdict_dictionary_version"] = review.verdict_dictionary_version
+    body["version"] = review.version
+    body["created_at"] = format_timestamp(utc(review.created_at))
+    body["updated_at"] = format_timestamp(utc(review.updated_at))
+    body["findings"] = review.findings
+    return body

@@ -20,31 +20,23 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
 _SELECT = (
-    "SELECT r.id, r.publisher_id, p.slug, r.status, r.version, r.created_at, r.updated_at,"
-    " r.retracted_at, r.verdict, {document}, {findings}, r.jsonld"
-    " FROM claim_review r JOIN publisher p ON p.id = r.publisher_id WHERE r.id = {param}"
+    "SELECT id, publisher_id, status, version, updated_at, retracted_at, jsonld, native"
+    " FROM claim_review WHERE id = {param}"
 )
-SQLITE_SELECT = _SELECT.format(document="r.document", findings="r.findings", param="?")
-# ::text keeps psycopg from parsing JSON we may never need (the JSON-LD route does not).
-POSTGRES_SELECT = _SELECT.format(
-    document="r.document::text", findings="r.findings::text", param="%s"
-)
+SQLITE_SELECT = _SELECT.format(param="?")
+POSTGRES_SELECT = _SELECT.format(param="%s")
 
 
 @dataclass(slots=True)
 class StoredReview:
     id: str
     publisher_id: int
-    publisher_slug: str
     status: str
     version: int
-    created_at: datetime
     updated_at: datetime
     retracted_at: datetime | None
-    verdict: str
-    document: str
-    findings: str
     jsonld: bytes
+    native: bytes
 
 
 class StoredReads(Protocol):
@@ -62,16 +54,12 @@ def _stored(row: Any) -> StoredReview:
     return StoredReview(
         id=row[0],
         publisher_id=row[1],
-        publisher_slug=row[2],
-        status=row[3],
-        version=row[4],
-        created_at=_timestamp(row[5]),
-        updated_at=_timestamp(row[6]),
-        retracted_at=_timestamp(row[7]) if row[7] is not None else None,
-        verdict=row[8],
-        document=row[9],
-        findings=row[10],
-        jsonld=bytes(row[11]),
+        status=row[2],
+        version=row[3],
+        updated_at=_timestamp(row[4]),
+        retracted_at=_timestamp(row[5]) if row[5] is not None else None,
+        jsonld=bytes(row[6]),
+        native=bytes(row[7]),
     )
 
 

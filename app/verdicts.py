@@ -29,12 +29,12 @@ Numeric bands, on p = (value - worst) / (best - worst):
 
 import json
 import math
-import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from app import textfold
 
 VOCABULARY: tuple[str, ...] = (
     "true",
@@ -53,17 +53,6 @@ DICTIONARY_VERSION: str  # read from the dictionary file on first access, see __
 
 _DICTIONARY_PATH = Path(__file__).resolve().parent / "schemas" / "verdicts.json"
 
-# Marks removed by fold(): the generic combining diacritics that Latin, Greek and Cyrillic
-# letters decompose into, and Arabic harakat, hamza/madda signs and tatweel. Marks that are
-# part of a word's spelling (Devanagari vowel signs, virama, nukta...) are kept: dropping them
-# would turn one word into another.
-_STRIPPED_MARKS = re.compile(
-    "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    "\u0610-\u061a\u0640\u064b-\u065f\u0670]"
-)
-# Apostrophes join a word ("C'eri quasi"), every other punctuation mark separates words.
-_APOSTROPHES = re.compile("['\u2018\u2019\u02bc`]")
-
 _SCALE_KEYS = frozenset({"best", "worst", "labels"})
 _LABEL_KEYS = frozenset({"label", "value", "verdict", "image"})
 
@@ -74,23 +63,8 @@ def __getattr__(name: str) -> str:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@lru_cache(maxsize=4096)
-def fold(label: str) -> str:
-    """Fold a label for comparison: case, accents, punctuation and spacing are ignored.
-
-    ``fold("Pants on fire!") == fold("PANTS  ON FIRE") == "pants on fire"`` and
-    ``fold("Falsó") == "falso"``; Cyrillic, Arabic and Devanagari letters stay themselves.
-    """
-    # NFKD on both sides of casefold: compatibility forms may decompose to capitals ("㎒").
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", label).casefold())
-    text = _APOSTROPHES.sub("", _STRIPPED_MARKS.sub("", text))
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cf":  # zero-width joiners and the like sit inside words
-            continue
-        kept.append(" " if category[0] in "PSZC" else char)
-    return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+# Labels repeat across reviews: remember their folded forms.
+fold = lru_cache(maxsize=4096)(textfold.fold)
 
 
 @lru_cache(maxsize=1)

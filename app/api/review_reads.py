@@ -5,12 +5,10 @@ reads switched off, or a request that carries credentials pays for authenticatio
 in the thread pool with an ordinary session.
 """
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import reviews
 from app.api.deps import authenticate
 from app.config import Settings
 from app.errors import Gone, NotFound, Unauthorized
@@ -18,7 +16,6 @@ from app.http_cache import JSONLD, etag, http_date, none_match
 from app.ids import is_review_id
 from app.native import format_timestamp
 from app.security import Principal
-from app.stored_reads import StoredReview
 
 MEDIA_TYPES = {JSONLD: "application/ld+json"}
 
@@ -58,22 +55,7 @@ async def serve_stored_review(request: Request, review_id: str, representation: 
     }
     if none_match(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    body = row.jsonld if representation == JSONLD else native_bytes(row)
+    body = row.jsonld if representation == JSONLD else row.native
     return Response(
         body, media_type=MEDIA_TYPES.get(representation, "application/json"), headers=headers
     )
-
-
-def native_bytes(row: StoredReview) -> bytes:
-    body = reviews.present(
-        review_id=row.id,
-        publisher_slug=row.publisher_slug,
-        document=orjson.loads(row.document),
-        status=row.status,
-        verdict=row.verdict,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        findings=orjson.loads(row.findings),
-    )
-    return orjson.dumps(body)

@@ -105,19 +105,7 @@ def review_response(
     }
     if status_code == 201:
         headers["Location"] = str(request.url_for("get_review", review_id=review.id))
-    body = orjson.dumps(
-        reviews.present(
-            review_id=review.id,
-            publisher_slug=publisher_slug,
-            document=review.document,
-            status=review.status,
-            verdict=review.verdict,
-            version=review.version,
-            created_at=review.created_at,
-            updated_at=review.updated_at,
-            findings=review.findings,
-        )
-    )
+    body = review.native
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 

@@ -1,0 +1,36 @@
+"""One folding of text for every comparison that should ignore spelling details: verdict
+labels, the label and claimant filters, tags and full-text search — so a word folds the same
+way in a query as in the review it should find.
+"""
+
+import re
+import unicodedata
+
+# Marks removed by fold(): the generic combining diacritics that Latin, Greek and Cyrillic
+# letters decompose into, and Arabic harakat, hamza/madda signs and tatweel. Marks that are
+# part of a word's spelling (Devanagari vowel signs, virama, nukta...) are kept: dropping them
+# would turn one word into another.
+_STRIPPED_MARKS = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u0610-\u061a\u0640\u064b-\u065f\u0670]"
+)
+# Apostrophes join a word ("C'eri quasi"), every other punctuation mark separates words.
+_APOSTROPHES = re.compile("['\u2018\u2019\u02bc`]")
+
+
+def fold(text: str) -> str:
+    """Fold text for comparison: case, accents, punctuation and spacing are ignored.
+
+    ``fold("Pants on fire!") == fold("PANTS  ON FIRE") == "pants on fire"`` and
+    ``fold("Falsó") == "falso"``; Cyrillic, Arabic and Devanagari letters stay themselves.
+    """
+    # NFKD on both sides of casefold: compatibility forms may decompose to capitals ("㎒").
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    text = _APOSTROPHES.sub("", _STRIPPED_MARKS.sub("", text))
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cf":  # zero-width joiners and the like sit inside words
+            continue
+        kept.append(" " if category[0] in "PSZC" else char)
+    return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
