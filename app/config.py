@@ -3,6 +3,8 @@
 Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; the README lists them.
 """
 
+import hashlib
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,10 +23,18 @@ class Settings(BaseSettings):
     read_pool_size: int = Field(default=4, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     cache_max_age: int = Field(default=60, ge=0)
+    secret_key: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def signing_key(self) -> bytes:
+        """Signs cursors. Every worker and host must share it; by default it is derived from
+        the database URL, which they do share."""
+        seed = self.secret_key or f"claimreview:{self.database_url}"
+        return hashlib.sha256(seed.encode()).digest()
 
     @property
     def public_base_url(self) -> str:

@@ -230,6 +230,7 @@ class ReviewPublic(BaseModel):
     date_published: str | None = None
     rating: Rating | None = None
     verdict: str
+    verdict_dictionary_version: str
     claim: Claim | None = None
     authors: list[FactChecker] = []
     image: str | None = None
@@ -239,6 +240,13 @@ class ReviewPublic(BaseModel):
     created_at: str
     updated_at: str
     findings: list[Finding] = []
+
+
+class ReviewPage(BaseModel):
+    """One page of a listing; follow ``next_cursor`` (or the Link header) for the next."""
+
+    items: list[ReviewPublic]
+    next_cursor: str | None
 
 
 class PublisherIn(_Strict):

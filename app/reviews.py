@@ -264,7 +264,7 @@ def _derive_query_columns(review: ClaimReview, document: dict[str, Any]) -> None
     """The columns that filters, sorting and full-text search use, all from the document."""
     label = document.get("rating", {}).get("label")
     claimant = document.get("claim", {}).get("author", {}).get("name")
-    review.published_at = _moment(document.get("date_published")) or review.created_at
+    review.published_at = moment(document.get("date_published")) or review.created_at
     review.label_key = fold(label) if label else None
     review.claimant_name = claimant
     review.claimant_key = fold(claimant) if claimant else None
@@ -281,7 +281,8 @@ def _tag_keys(document: dict[str, Any]) -> set[str]:
     return {key for key in (fold(tag) for tag in document.get("tags", [])) if key}
 
 
-def _moment(iso: str | None) -> datetime | None:
+def moment(iso: str | None) -> datetime | None:
+    """A stored ISO date (midnight UTC) or date-time as an aware datetime."""
     if iso is None:
         return None
     if len(iso) == 10:

@@ -1,4 +1,4 @@
-"""Loop-side reads of stored reviews: the hot public path (JSON-LD by id, native by id).
+"""Loop-side reads: the hot public paths (a review by id, list pages, facets).
 
 These reads do not use the SQLAlchemy session: a thread-pool hop plus ORM loading costs more
 than the whole lookup, and sharing the write pool with the event loop can deadlock (STYLE.md).
@@ -12,12 +12,16 @@ Both return the stored bytes untouched; nothing is rendered here.
 """
 
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
+
+from app.query import Dialect
 
 _SELECT = (
     "SELECT id, publisher_id, status, version, updated_at, retracted_at, jsonld, native"
@@ -40,7 +44,11 @@ class StoredReview:
 
 
 class StoredReads(Protocol):
+    dialect: Dialect
+
     async def review(self, review_id: str) -> StoredReview | None: ...
+
+    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]: ...
 
     async def close(self) -> None: ...
 
@@ -64,21 +72,47 @@ def _stored(row: Any) -> StoredReview:
 
 
 class SqliteReads:
+    """Light reads run inline on the loop's own connection; heavy ones (full-text search,
+    facets) in worker threads, each with its own connection, so the loop keeps serving."""
+
+    dialect: Dialect = "sqlite"
+
     def __init__(self, database_url: str) -> None:
-        path = make_url(database_url).database or ""
-        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._connection.execute("PRAGMA query_only=ON")
-        self._connection.execute("PRAGMA busy_timeout=5000")
+        self._path = make_url(database_url).database or ""
+        self._connections: list[sqlite3.Connection] = []
+        self._local = threading.local()
+        self._connection = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA query_only=ON")
+        connection.execute("PRAGMA busy_timeout=5000")
+        self._connections.append(connection)
+        return connection
 
     async def review(self, review_id: str) -> StoredReview | None:
         row = self._connection.execute(SQLITE_SELECT, (review_id,)).fetchone()
         return _stored(row) if row else None
 
+    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
+        if not heavy:
+            return self._connection.execute(sql, params).fetchall()
+        return await run_in_threadpool(self._fetch_in_thread, sql, params)
+
+    def _fetch_in_thread(self, sql: str, params: list[Any]) -> list[Any]:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection.execute(sql, params).fetchall()
+
     async def close(self) -> None:
-        self._connection.close()
+        for connection in self._connections:
+            connection.close()
 
 
 class PostgresReads:
+    dialect: Dialect = "postgresql"
+
     def __init__(self, database_url: str, *, size: int) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self._pool = AsyncConnectionPool(
@@ -98,6 +132,11 @@ class PostgresReads:
             cursor = await connection.execute(POSTGRES_SELECT, (review_id,), prepare=True)
             row = await cursor.fetchone()
         return _stored(row) if row else None
+
+    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(sql, params)
+            return await cursor.fetchall()
 
     async def close(self) -> None:
         await self._pool.close()

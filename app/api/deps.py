@@ -70,6 +70,16 @@ def authenticate(
     )
 
 
+def authenticate_request(request: Request) -> Principal | None:
+    """``authenticate`` with a session of its own, for the loop-side routes (run it in a thread)."""
+    with request.app.state.sessionmaker() as session:
+        return authenticate(
+            session=session,
+            settings=request.app.state.settings,
+            authorization=request.headers.get("authorization"),
+        )
+
+
 def optional_principal(
     session: SessionDep,
     settings: SettingsDep,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from app.native import ReviewIn, ReviewPublic
+from app.native import ReviewIn, ReviewPage, ReviewPublic
 
 PROBLEM = {
     "type": "object",
@@ -74,13 +74,20 @@ def merge_patch_body() -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def responses(*codes: int, jsonld: bool = False, native: bool = False) -> dict[int | str, Any]:
+def responses(
+    *codes: int, jsonld: bool = False, native: bool = False, page: bool = False
+) -> dict[int | str, Any]:
     """Response entries for the given status codes: problem+json for every error."""
     described: dict[int | str, Any] = {}
     for code in codes:
         entry: dict[str, Any] = {"description": HTTPStatus(code).phrase}
         if code >= 400:
             entry["content"] = {"application/problem+json": {"schema": PROBLEM}}
+        elif page:
+            entry["content"] = {
+                "application/json": {"schema": _schema(ReviewPage)},
+                "application/ld+json": {"schema": JSONLD_OBJECT},
+            }
         elif code in (200, 201) and (jsonld or native or code == 201):
             content: dict[str, Any] = {}
             if native or not jsonld:

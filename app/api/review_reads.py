@@ -9,24 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.api.deps import authenticate
+from app.api.deps import authenticate_request
 from app.config import Settings
 from app.errors import Gone, NotFound, Unauthorized
 from app.http_cache import JSONLD, etag, http_date, none_match
 from app.ids import is_review_id
 from app.native import format_timestamp
-from app.security import Principal
 
 MEDIA_TYPES = {JSONLD: "application/ld+json"}
-
-
-def _principal(request: Request, settings: Settings) -> Principal | None:
-    with request.app.state.sessionmaker() as session:
-        return authenticate(
-            session=session,
-            settings=settings,
-            authorization=request.headers.get("authorization"),
-        )
 
 
 async def serve_stored_review(request: Request, review_id: str, representation: str) -> Response:
@@ -37,7 +27,7 @@ async def serve_stored_review(request: Request, review_id: str, representation: 
     cache_control = f"public, max-age={settings.cache_max_age}"
     anonymous = "authorization" not in request.headers
     if not (anonymous and settings.public_reads and row.status == "published"):
-        principal = await run_in_threadpool(_principal, request, settings)
+        principal = await run_in_threadpool(authenticate_request, request)
         if principal is None and not settings.public_reads:
             raise Unauthorized("This service requires an API key for every read.")
         if row.status == "draft" and not (principal and principal.owns(row.publisher_id)):

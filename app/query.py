@@ -1,0 +1,182 @@
+"""The one query builder: every listing of reviews (the list endpoint, facets, and the exports,
+feed and Google-compatible search built on them) describes what it wants as a ``ReviewFilter``
+and gets its SQL from here, for SQLite or PostgreSQL.
+
+Plain SQL strings rather than SQLAlchemy statements: the list endpoint runs on the event loop
+through ``stored_reads`` (one query, no ORM, no thread hop), and compiling a SQLAlchemy
+statement per request would cost more than running it.
+
+Keyset paging: results are ordered by a sort key and the integer ``pk``; a cursor carries the
+last row's pair, so rows inserted while a client pages are never shown twice and never push an
+existing row past the client.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Dialect = Literal["sqlite", "postgresql"]
+Sort = Literal["newest", "oldest", "relevance"]
+Facet = Literal["publisher", "verdict", "language", "claimant"]
+SORTS: tuple[Sort, ...] = ("newest", "oldest", "relevance")
+
+_FACET_COLUMNS: dict[Facet, str] = {
+    "publisher": "r.publisher_id",
+    "verdict": "r.verdict",
+    "language": "r.language",
+    "claimant": "r.claimant_key",
+}
+
+# What a facet value is shown as: claimants by a name as written, publishers by slug.
+_FACET_DISPLAY: dict[Facet, str] = {
+    "publisher": "(SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id)",
+    "claimant": "MIN(r.claimant_name)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFilter:
+    """What to select. Text values are already folded (app.textfold) where the column is."""
+
+    statuses: tuple[str, ...] = ("published",)
+    publisher_ids: tuple[int, ...] | None = None
+    publisher_slug: str | None = None
+    language: str | None = None
+    verdict: str | None = None
+    label_key: str | None = None
+    claimant_key: str | None = None
+    tag_key: str | None = None
+    article_url: str | None = None
+    published_since: datetime | None = None
+    published_before: datetime | None = None
+    updated_since: datetime | None = None
+    search: str | None = None
+
+
+@dataclass(slots=True)
+class _Sql:
+    dialect: Dialect
+    params: list[Any] = field(default_factory=list)
+
+    def param(self, value: Any) -> str:
+        if isinstance(value, datetime) and self.dialect == "sqlite":
+            # SQLAlchemy stores SQLite datetimes as naive UTC text in exactly this form.
+            value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        self.params.append(value)
+        return "?" if self.dialect == "sqlite" else "%s"
+
+    def params_of(self, values: tuple[Any, ...]) -> str:
+        return ", ".join(self.param(value) for value in values)
+
+
+def _from_and_where(sql: _Sql, review_filter: ReviewFilter) -> tuple[str, list[str]]:
+    """The FROM clause (with the full-text match when searching) and the WHERE conditions."""
+    # Placeholders are positional: add each condition right after creating its parameters.
+    conditions = []
+    source = "claim_review r"
+    if review_filter.search is not None:
+        if sql.dialect == "sqlite":
+            source = "review_fts f JOIN claim_review r ON r.pk = f.rowid"
+            conditions.append(f"review_fts MATCH {sql.param(_fts5_query(review_filter.search))}")
+        else:
+            source = (
+                f"claim_review r CROSS JOIN "
+                f"websearch_to_tsquery('simple', {sql.param(review_filter.search)}) AS query"
+            )
+            conditions.append("r.search_vector @@ query")
+    conditions.append(f"r.status IN ({sql.params_of(review_filter.statuses)})")
+    if review_filter.publisher_ids is not None:
+        ids = review_filter.publisher_ids or (-1,)
+        conditions.append(f"r.publisher_id IN ({sql.params_of(ids)})")
+    if review_filter.publisher_slug is not None:
+        slug = sql.param(review_filter.publisher_slug)
+        conditions.append(f"r.publisher_id = (SELECT id FROM publisher WHERE slug = {slug})")
+    if review_filter.language is not None:
+        # "pt" matches pt and every regional variant (pt-BR, pt-PT).
+        conditions.append(
+            f"(r.language = {sql.param(review_filter.language)}"
+            f" OR r.language LIKE {sql.param(review_filter.language + '-%')})"
+        )
+    equal = (
+        ("r.verdict", review_filter.verdict),
+        ("r.label_key", review_filter.label_key),
+        ("r.claimant_key", review_filter.claimant_key),
+        ("r.article_url", review_filter.article_url),
+    )
+    conditions.extend(f"{column} = {sql.param(value)}" for column, value in equal if value)
+    if review_filter.tag_key is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM review_tag t WHERE t.review_pk = r.pk"
+            f" AND t.tag_key = {sql.param(review_filter.tag_key)})"
+        )
+    bounds = (
+        ("r.published_at >=", review_filter.published_since),
+        ("r.published_at <", review_filter.published_before),
+        ("r.updated_at >=", review_filter.updated_since),
+    )
+    conditions.extend(f"{column} {sql.param(value)}" for column, value in bounds if value)
+    return source, conditions
+
+
+def _fts5_query(words: str) -> str:
+    # Every folded word as a quoted FTS5 string: all must match; no operator can be injected.
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words.split())
+
+
+def rank_expression(dialect: Dialect) -> str:
+    """Lower is more relevant on both engines (FTS5 bm25 is negative; ts_rank is negated).
+
+    ts_rank is a float4, which psycopg rounds when reading; as float8 the value in a cursor
+    compares exactly equal to the row it came from.
+    """
+    return "f.rank" if dialect == "sqlite" else "(-ts_rank(r.search_vector, query))::float8"
+
+
+def list_reviews(
+    review_filter: ReviewFilter,
+    *,
+    dialect: Dialect,
+    sort: Sort,
+    after: tuple[Any, int] | None,
+    limit: int,
+    body_column: Literal["native", "jsonld"],
+) -> tuple[str, list[Any]]:
+    """SQL answering rows ``(pk, sort_key, body)``; ``after`` is the last row's ``(key, pk)``."""
+    sql = _Sql(dialect)
+    source, conditions = _from_and_where(sql, review_filter)
+    key = rank_expression(dialect) if sort == "relevance" else "r.published_at"
+    descending = sort == "newest"
+    if after is not None:
+        operator = "<" if descending else ">"
+        key_param, pk_param = sql.param(after[0]), sql.param(after[1])
+        conditions.append(f"({key}, r.pk) {operator} ({key_param}, {pk_param})")
+    direction = "DESC" if descending else "ASC"
+    statement = (
+        f"SELECT r.pk, {key}, r.{body_column} FROM {source}"
+        f" WHERE {' AND '.join(conditions)}"
+        f" ORDER BY {key} {direction}, r.pk {direction} LIMIT {sql.param(limit)}"
+    )
+    return statement, sql.params
+
+
+def count_facet(
+    review_filter: ReviewFilter, *, dialect: Dialect, facet: Facet, top: int
+) -> tuple[str, list[Any]]:
+    """SQL answering ``(value, display, count)`` rows, most frequent first."""
+    sql = _Sql(dialect)
+    source, conditions = _from_and_where(sql, review_filter)
+    column = _FACET_COLUMNS[facet]
+    display = _FACET_DISPLAY.get(facet, column)
+    conditions.append(f"{column} IS NOT NULL")
+    statement = (
+        f"SELECT {column}, {display}, COUNT(*) FROM {source}"
+        f" WHERE {' AND '.join(conditions)}"
+        f" GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT {sql.param(top)}"
+    )
+    return statement, sql.params
+
+
+def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, list[Any]]:
+    sql = _Sql(dialect)
+    source, conditions = _from_and_where(sql, review_filter)
+    return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
