@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -154,18 +155,73 @@ class ReviewRevision(Base):
 
 
 class OutboxEvent(Base):
-    """Change events written in the same transaction as the change (§3 transactional outbox)."""
+    """Change events written in the same transaction as the change (§3 transactional outbox):
+    the change feed reads them in order and the webhook dispatcher fans them out."""
 
     __tablename__ = "outbox_event"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # PostgreSQL: the writing transaction's id. Ids are handed out before commit, so commit
+    # order differs from id order; the feed orders by (txid, id) and only reads transactions
+    # older than every running one (see feed.py). SQLite commits one writer at a time: NULL.
+    txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
     review_id: Mapped[str] = mapped_column(String(32))
     publisher_id: Mapped[int] = mapped_column(BigId)
     type: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    # Set once the webhook dispatcher has created this event's deliveries.
+    dispatched_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "review_id"),)
+    __table_args__ = (
+        Index(None, "review_id"),
+        Index("ix_outbox_event_order", "txid", "id"),
+        Index("ix_outbox_event_dispatched_at", "dispatched_at", "id"),
+    )
+
+
+class Webhook(Base):
+    """A partner's subscription: events of some types, optionally filtered, POSTed signed."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    # Kept as given: it keys the HMAC every delivery is signed with. Never returned by the API.
+    secret: Mapped[str] = mapped_column(String(500))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # active | failing
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "publisher_id"),)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: attempted until delivered or out of retries."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_event.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    # A dispatcher that claims a delivery owns it until then; a crash lets another take over.
+    locked_until: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    last_response: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
 
 
 class IdempotencyRecord(Base):
