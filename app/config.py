@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     cache_max_age: int = Field(default=60, ge=0)
     secret_key: str | None = None
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    dispatcher_interval_seconds: float = Field(default=1.0, gt=0)
+    dispatcher_enabled: bool = True
 
     @property
     def is_sqlite(self) -> bool:
