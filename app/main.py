@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import openapi
-from app.api.routes import operations, publishers, reviews, search
+from app.api.routes import operations, publishers, reviews, search, syndication
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.middleware import RequestMiddleware
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
     )
     errors.install(app)
-    for module in (search, reviews, publishers, operations):
+    for module in (search, reviews, publishers, syndication, operations):
         app.include_router(module.router)
     openapi.install(app)
     return app

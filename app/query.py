@@ -11,7 +11,7 @@ last row's pair, so rows inserted while a client pages are never shown twice and
 existing row past the client.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -180,3 +180,72 @@ def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, 
     sql = _Sql(dialect)
     source, conditions = _from_and_where(sql, review_filter)
     return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
+
+
+# Export: every matching review in insertion order, for a streamed dump.
+EXPORT_COLUMNS = (
+    "r.pk, r.id, r.status, r.url, r.created_at, r.updated_at, r.retracted_at, r.jsonld,"
+    " {document}, (SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id), r.verdict"
+)
+
+
+def export_reviews(
+    review_filter: ReviewFilter, *, dialect: Dialect, include_deleted: bool
+) -> tuple[str, list[Any]]:
+    """SQL answering export rows (see ``EXPORT_COLUMNS``), retracted ones as well if asked."""
+    if include_deleted:
+        review_filter = replace(review_filter, statuses=(*review_filter.statuses, "retracted"))
+    sql = _Sql(dialect)
+    source, conditions = _from_and_where(sql, review_filter)
+    document = "r.document" if dialect == "sqlite" else "r.document::text"
+    columns = EXPORT_COLUMNS.format(document=document)
+    return (
+        f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY r.pk",
+        sql.params,
+    )
+
+
+def feed_events(
+    *,
+    dialect: Dialect,
+    after: tuple[int, int],
+    publisher_slug: str | None,
+    language: str | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """SQL answering change-feed rows ``(txid, id, type, created_at, review_id, review url,
+    review created_at, revision jsonld)`` after the cursor position ``(txid, id)``.
+
+    SQLite commits one writer at a time, so event ids grow in commit order and the feed is
+    ordered by id. PostgreSQL hands out ids (and transaction ids) before commit, so a later
+    id can commit first: the feed is ordered by (txid, id) and only shows events of
+    transactions older than the oldest one still running (the snapshot's xmin). Everything
+    below that line is final — committed or gone — so a position once passed is never
+    revisited and nothing can appear behind it.
+    """
+    sql = _Sql(dialect)
+    if dialect == "sqlite":
+        order = "e.id"
+        conditions = [f"e.id > {sql.param(after[1])}"]
+    else:
+        order = "e.txid, e.id"
+        conditions = [
+            f"(e.txid, e.id) > ({sql.param(after[0])}, {sql.param(after[1])})",
+            "e.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        ]
+    if publisher_slug is not None:
+        slug = sql.param(publisher_slug)
+        conditions.append(f"e.publisher_id = (SELECT id FROM publisher WHERE slug = {slug})")
+    if language is not None:
+        conditions.append(
+            f"(r.language = {sql.param(language)} OR r.language LIKE {sql.param(language + '-%')})"
+        )
+    txid = "0" if dialect == "sqlite" else "e.txid"
+    statement = (
+        f"SELECT {txid}, e.id, e.type, e.created_at, e.review_id, r.url, r.created_at,"
+        " v.jsonld FROM outbox_event e"
+        " JOIN claim_review r ON r.id = e.review_id"
+        " JOIN review_revision v ON v.review_id = e.review_id AND v.version = e.version"
+        f" WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT {sql.param(limit)}"
+    )
+    return statement, sql.params

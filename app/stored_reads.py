@@ -13,10 +13,12 @@ Both return the stored bytes untouched; nothing is rendered here.
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +51,8 @@ class StoredReads(Protocol):
     async def review(self, review_id: str) -> StoredReview | None: ...
 
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]: ...
+
+    def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]: ...
 
     async def close(self) -> None: ...
 
@@ -99,6 +103,21 @@ class SqliteReads:
             return self._connection.execute(sql, params).fetchall()
         return await run_in_threadpool(self._fetch_in_thread, sql, params)
 
+    async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
+        """Rows in batches from a connection of the export's own, one thread hop per batch."""
+        connection = await run_in_threadpool(self._open_private)
+        try:
+            cursor = await run_in_threadpool(connection.execute, sql, params)
+            while rows := await run_in_threadpool(cursor.fetchmany, batch):
+                yield rows
+        finally:
+            connection.close()
+
+    def _open_private(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA query_only=ON")
+        return connection
+
     def _fetch_in_thread(self, sql: str, params: list[Any]) -> list[Any]:
         connection = getattr(self._local, "connection", None)
         if connection is None:
@@ -115,8 +134,9 @@ class PostgresReads:
 
     def __init__(self, database_url: str, *, size: int) -> None:
         url = make_url(database_url).set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
         self._pool = AsyncConnectionPool(
-            url.render_as_string(hide_password=False),
+            self._conninfo,
             min_size=1,
             max_size=size,
             open=False,
@@ -137,6 +157,15 @@ class PostgresReads:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(sql, params)
             return await cursor.fetchall()
+
+    async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
+        """Rows in batches from a server-side cursor on a connection outside the pool, so a
+        long export never holds a connection the hot path needs."""
+        async with await psycopg.AsyncConnection.connect(self._conninfo) as connection:
+            async with connection.transaction(), connection.cursor(name="export") as cursor:
+                await cursor.execute(sql, params)
+                while rows := await cursor.fetchmany(batch):
+                    yield rows
 
     async def close(self) -> None:
         await self._pool.close()

@@ -126,7 +126,7 @@ async def _principal(request: Request) -> Principal | None:
     return principal
 
 
-def _bad(parameter: str, message: str) -> Unprocessable:
+def bad_parameter(parameter: str, message: str) -> Unprocessable:
     return Unprocessable(
         f"The query parameter '{parameter}' is not valid: {message}.",
         errors=[{"path": parameter, "message": message}],
@@ -139,7 +139,7 @@ def _parsed(parameter: str, value: str | None, parse: Any) -> Any:
     try:
         return parse(value)
     except ValueError as error:
-        raise _bad(parameter, str(error)) from None
+        raise bad_parameter(parameter, str(error)) from None
 
 
 def _folded(parameter: str, value: str | None) -> str | None:
@@ -147,7 +147,7 @@ def _folded(parameter: str, value: str | None) -> str | None:
         return None
     folded = fold(value)
     if not folded:
-        raise _bad(parameter, "must contain a letter or a digit")
+        raise bad_parameter(parameter, "must contain a letter or a digit")
     return folded
 
 
@@ -184,7 +184,7 @@ async def list_reviews(
 ) -> Response:
     """List and search claim reviews, newest first, one page at a time."""
     if sort == "relevance" and filters.search is None:
-        raise _bad("sort", "relevance needs q")
+        raise bad_parameter("sort", "relevance needs q")
     review_filter = await filters.visible_to(request)
     settings = request.app.state.settings
     reads = request.app.state.reads
@@ -232,7 +232,7 @@ def _after(cursor: str | None, *, scope: str, sort: Sort, secret: bytes) -> tupl
         return None
     payload = cursors.decode(cursor, secret=secret)
     if payload.get("s") != scope:
-        raise _bad("cursor", "was issued for other filters or another sort")
+        raise bad_parameter("cursor", "was issued for other filters or another sort")
     key, pk = payload.get("k"), payload.get("p")
     if sort == "relevance":
         return float(key), int(pk)  # type: ignore[arg-type]
