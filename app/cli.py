@@ -2,18 +2,21 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session
 
-from app import accounts, crud, migrate
+from app import accounts, crud, migrate, query, syndication
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.native import KeyIn, PublisherIn
+from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
+from app.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
 db_app = typer.Typer(help="Database schema.")
@@ -91,6 +94,72 @@ def key_create(
         key, full_key = accounts.new_api_key(publisher_id=owner.id, incoming=incoming)
         crud.add(session=session, row=key)
     typer.echo(full_key)
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    format: Annotated[str, typer.Option(help="ndjson, jsonld (a DataFeed) or csv.")] = "ndjson",
+    publisher: Annotated[str | None, typer.Option(help="Publisher slug.")] = None,
+    language: Annotated[str | None, typer.Option(help="BCP 47 language.")] = None,
+    verdict: Annotated[str | None, typer.Option(help="Normalised verdict.")] = None,
+    updated_since: Annotated[str | None, typer.Option(help="ISO 8601 date or date-time.")] = None,
+    include_deleted: Annotated[
+        bool, typer.Option(help="Add retracted reviews as tombstones.")
+    ] = False,
+) -> None:
+    """Write published reviews to a file, as GET /v1/export would serve them."""
+    if format not in syndication.FORMATS:
+        _fail(f"--format must be one of {', '.join(syndication.FORMATS)}")
+    try:
+        review_filter = query.ReviewFilter(
+            publisher_slug=publisher,
+            language=normalise_language(language) if language else None,
+            verdict=verdict,
+            updated_since=moment(normalise_date(updated_since)) if updated_since else None,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    if include_deleted:
+        review_filter = query.with_deleted(review_filter)
+    settings = get_settings()
+    engine = make_engine(settings)
+    dialect = settings.dialect
+    kind = cast(syndication.Format, format)
+    try:
+        with engine.connect() as connection:
+            count_sql, count_params = query.count_total(review_filter, dialect=dialect)
+            total = connection.exec_driver_sql(count_sql, tuple(count_params)).scalar_one()
+            sql, params = query.export_reviews(review_filter, dialect=dialect)
+            rows = connection.execution_options(stream_results=True).exec_driver_sql(
+                sql, tuple(params)
+            )
+            with output.open("wb") as file, _progress() as progress:
+                task = progress.add_task(f"exporting to {output}", total=total)
+                file.write(syndication.export_head(kind))
+                for number, batch in enumerate(rows.partitions(1000)):
+                    chunk = syndication.export_rows(
+                        list(batch),
+                        format=kind,
+                        base_url=settings.public_base_url,
+                        first=not number,
+                    )
+                    file.write(chunk)
+                    progress.advance(task, len(batch))
+                file.write(syndication.export_tail(kind))
+    finally:
+        engine.dispose()
+    console.print(f"[green]exported[/] {total} reviews to {output}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 Model = TypeVar("Model", bound=BaseModel)

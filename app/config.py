@@ -4,6 +4,7 @@ Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; the R
 """
 
 import hashlib
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.is_sqlite else "postgresql"
 
     @property
     def signing_key(self) -> bytes:

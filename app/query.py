@@ -189,12 +189,13 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_reviews(
-    review_filter: ReviewFilter, *, dialect: Dialect, include_deleted: bool
-) -> tuple[str, list[Any]]:
-    """SQL answering export rows (see ``EXPORT_COLUMNS``), retracted ones as well if asked."""
-    if include_deleted:
-        review_filter = replace(review_filter, statuses=(*review_filter.statuses, "retracted"))
+def with_deleted(review_filter: ReviewFilter) -> ReviewFilter:
+    """The same selection plus retracted reviews (exported as tombstones)."""
+    return replace(review_filter, statuses=(*review_filter.statuses, "retracted"))
+
+
+def export_reviews(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL answering export rows (see ``EXPORT_COLUMNS``) in insertion order."""
     sql = _Sql(dialect)
     source, conditions = _from_and_where(sql, review_filter)
     document = "r.document" if dialect == "sqlite" else "r.document::text"

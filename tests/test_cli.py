@@ -128,3 +128,30 @@ def _wait_until_up(base: str) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     pytest.fail("the server did not become ready within 30 s")
+
+
+def test_export_writes_what_the_http_export_serves(
+    client: httpx.Client, writer: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    for n in range(3):
+        client.post(
+            "/v1/claim-reviews", json=seed_review(external_id=f"x{n}"), headers=writer
+        ).raise_for_status()
+    retracted = client.get("/v1/claim-reviews").json()["items"][0]["id"]
+    client.delete(f"/v1/claim-reviews/{retracted}", headers=writer)
+
+    for format in ("ndjson", "jsonld", "csv"):
+        target = tmp_path / f"out.{format}"
+        done = run(
+            "export", "--output", str(target), "--format", format, "--include-deleted",
+            database_url=database_url,
+        )  # fmt: skip
+        served = client.get("/v1/export", params={"format": format, "include_deleted": "true"})
+
+        assert done.returncode == 0, done.stderr
+        assert "exported 3 reviews" in done.stderr
+        assert target.read_bytes() == served.content, format
+    refused = run(
+        "export", "--output", str(tmp_path / "x"), "--format", "xml", database_url=database_url
+    )
+    assert refused.returncode == 2

@@ -105,9 +105,9 @@ async def export(
     review_filter = await filters.visible_to(request)
     settings = request.app.state.settings
     reads = request.app.state.reads
-    sql, params = query.export_reviews(
-        review_filter, dialect=reads.dialect, include_deleted=include_deleted
-    )
+    if include_deleted:
+        review_filter = query.with_deleted(review_filter)
+    sql, params = query.export_reviews(review_filter, dialect=reads.dialect)
     batches = reads.stream(sql, params, batch=EXPORT_BATCH)
     chunks = _serialised(batches, format, settings.public_base_url)
     name = f"claimreviews-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format}"
