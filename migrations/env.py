@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from app.db import sqlalchemy_url
+from app.migrate import include_object
 from app.models import Base
 
 config = context.config
@@ -20,18 +21,11 @@ def run_migrations() -> None:
     engine.dispose()
 
 
-def _include(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
-    """Leave the full-text machinery, which migration 0001 manages by hand, out of autogenerate."""
-    if kind == "table" and (name or "").startswith("review_fts"):
-        return False
-    return not (kind == "column" and name == "search_vector")
-
-
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        include_object=_include,
+        include_object=include_object,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
     )

@@ -90,7 +90,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # Each event records its transaction (see OutboxEvent.txid).
         op.execute(
-            "ALTER TABLE outbox_event ALTER COLUMN txid SET DEFAULT pg_current_xact_id()::text::bigint"
+            "ALTER TABLE outbox_event"
+            " ALTER COLUMN txid SET DEFAULT pg_current_xact_id()::text::bigint"
         )
 
 
