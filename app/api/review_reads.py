@@ -1,9 +1,15 @@
-"""The hot public read: one review by id, served from stored bytes on the event loop.
+"""The hot public reads of one review by id, served from stored bytes on the event loop.
 
 Published reviews never touch the thread pool or the ORM. Only a draft, a service with public
 reads switched off, or a request that carries credentials pays for authentication, which runs
 in the thread pool with an ordinary session.
+
+Every representation of one review (native JSON, JSON-LD, the embed snippet, the public page)
+goes through ``readable_review`` (who may see it) and ``stored_response`` (ETag, caching, CORS,
+304), so they agree on access rules and headers.
 """
+
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,11 +21,37 @@ from app.errors import Gone, NotFound, Unauthorized
 from app.http_cache import JSONLD, etag, http_date, none_match
 from app.ids import is_review_id
 from app.native import format_timestamp
+from app.security import Principal
+from app.stored_reads import StoredReview
 
 MEDIA_TYPES = {JSONLD: "application/ld+json"}
+# Public reads may be fetched by any page's script (a CMS preview, a partner's widget); the
+# answer is the same for every origin and never depends on cookies.
+CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-async def serve_stored_review(request: Request, review_id: str, representation: str) -> Response:
+async def reader(request: Request) -> Principal | None:
+    """The caller of a public listing read: anonymous, or the key it sent (401 when bad, and
+    when the service has public reads switched off and no key came)."""
+    settings: Settings = request.app.state.settings
+    if "authorization" not in request.headers:
+        if not settings.public_reads:
+            raise Unauthorized("This service requires an API key for every read.")
+        return None
+    principal = await run_in_threadpool(authenticate_request, request)
+    if principal is None and not settings.public_reads:
+        raise Unauthorized("This service requires an API key for every read.")
+    return principal
+
+
+def public_cache_control(request: Request) -> str:
+    if "authorization" in request.headers:
+        return "private, no-cache"
+    return f"public, max-age={request.app.state.settings.cache_max_age}"
+
+
+async def readable_review(request: Request, review_id: str) -> tuple[StoredReview, str]:
+    """The stored review the caller may see, with its Cache-Control; 401, 404 or 410 else."""
     settings: Settings = request.app.state.settings
     row = await request.app.state.reads.review(review_id) if is_review_id(review_id) else None
     if row is None:
@@ -36,16 +68,41 @@ async def serve_stored_review(request: Request, review_id: str, representation: 
     if row.status == "retracted":
         retracted = format_timestamp(row.retracted_at) if row.retracted_at else None
         raise Gone("This claim review has been retracted.", retracted_at=retracted)
-    tag = etag(row.id, row.version, representation)
-    headers = {
+    return row, cache_control
+
+
+def stored_response(
+    request: Request,
+    row: StoredReview,
+    *,
+    tag: str,
+    cache_control: str,
+    media_type: str,
+    body: Callable[[], bytes],
+    vary: str = "Accept, Authorization",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """200 with ``body()``, or 304 (without rendering it) when ``If-None-Match`` has ``tag``."""
+    sent = {
         "ETag": tag,
         "Last-Modified": http_date(row.updated_at),
         "Cache-Control": cache_control,
-        "Vary": "Accept, Authorization",
+        "Vary": vary,
+        **CORS,
+        **(headers or {}),
     }
     if none_match(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    body = row.jsonld if representation == JSONLD else row.native
-    return Response(
-        body, media_type=MEDIA_TYPES.get(representation, "application/json"), headers=headers
+        return Response(status_code=304, headers=sent)
+    return Response(body(), media_type=media_type, headers=sent)
+
+
+async def serve_stored_review(request: Request, review_id: str, representation: str) -> Response:
+    row, cache_control = await readable_review(request, review_id)
+    return stored_response(
+        request,
+        row,
+        tag=etag(row.id, row.version, representation),
+        cache_control=cache_control,
+        media_type=MEDIA_TYPES.get(representation, "application/json"),
+        body=lambda: row.jsonld if representation == JSONLD else row.native,
     )
