@@ -182,12 +182,14 @@ def test_feed_misses_and_repeats_nothing_under_concurrent_writers(live_server: s
         with httpx.Client(base_url=live_server, timeout=30) as http:
             url = "/v1/feed?limit=7"
             while True:
+                # Read the flag first: an empty page fetched after it was set is really the end.
+                finished = done.is_set()
                 response = http.get(url)
                 page = response.json()["dataFeedElement"]
                 seen.extend(page)
                 link = response.headers["link"]
                 url = link[link.index("/v1/feed") : link.index(">")]
-                if not page and done.is_set():
+                if not page and finished:
                     return
 
     reader = threading.Thread(target=read)
