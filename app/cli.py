@@ -1,6 +1,6 @@
 """The ``claimreview`` command: run the service and administer it from a shell (§9)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
@@ -9,10 +9,19 @@ import typer
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy.orm import Session
 
-from app import accounts, crud, migrate, query, syndication
+from app import accounts, crud, importer, migrate, query, syndication, validation
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
@@ -181,3 +190,219 @@ def _session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+# Import and validation
+
+
+@app.command("import")
+def import_files(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files, or directories to walk for .ndjson, .jsonl, .json, .jsonld and .html."
+        ),
+    ],
+    publisher: Annotated[
+        str | None,
+        typer.Option(help="Publisher slug for every review; else each ClaimReview's author."),
+    ] = None,
+) -> None:
+    """Import ClaimReview markup (NDJSON, JSON-LD, DataFeeds, HTML pages) as published reviews.
+
+    Idempotent: importing the same content again leaves it unchanged. Exits 1 when an item was
+    invalid (nothing of it is stored), 2 when a file could not be read.
+    """
+    files = _input_files(paths)
+    settings = get_settings()
+    engine = make_engine(settings)
+    reports: list[tuple[Path, importer.Report]] = []
+    unreadable = 0
+    try:
+        with make_sessionmaker(engine)() as session, _import_progress() as progress:
+            publishers = _import_publishers(session, publisher)
+            task = progress.add_task("importing", total=sum(p.stat().st_size for p in files))
+            done = 0
+            for path in files:
+                progress.update(task, description=f"importing {path.name}", completed=done)
+                reading = _Reading(path)
+                report = importer.Report()
+                try:
+                    importer.upsert(
+                        session=session,
+                        items=importer.claim_reviews(reading.sources()),
+                        publishers=publishers,
+                        actor="cli",
+                        base_url=settings.public_base_url,
+                        report=report,
+                        progress=reading.reporter(progress, task, start=done),
+                    )
+                except (OSError, ValueError) as error:
+                    session.rollback()
+                    unreadable += 1
+                    message = escape(f"{path}: {error}")
+                    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+                else:
+                    reports.append((path, report))
+                done += path.stat().st_size
+            progress.update(task, completed=done)
+    finally:
+        engine.dispose()
+    invalid = _print_import(reports)
+    if unreadable:
+        raise typer.Exit(2)
+    if invalid:
+        raise typer.Exit(1)
+
+
+def _import_publishers(session: Session, slug: str | None) -> importer.Publishers:
+    if slug is None:
+        return importer.Publishers(candidates=crud.list_publishers(session=session))
+    chosen = crud.get_publisher(session=session, slug=slug)
+    if chosen is None:
+        _fail(f"no publisher '{slug}'")
+    return importer.Publishers(only=chosen)
+
+
+@app.command("validate")
+def validate_files(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="JSON-LD, NDJSON or HTML files, or directories to walk for them."),
+    ],
+    profile: Annotated[
+        str | None, typer.Option(help="google or schemaorg; both when omitted.")
+    ] = None,
+) -> None:
+    """Check ClaimReview markup in files and print the findings.
+
+    Exits 1 when a file has errors, 2 when a file could not be read, 0 otherwise.
+    """
+    if profile is not None and profile not in validation.PROFILES:
+        _fail(f"--profile must be one of {', '.join(validation.PROFILES)}")
+    profiles = (profile,) if profile else validation.PROFILES
+    errors = unreadable = False
+    for path in _input_files(paths):
+        try:
+            payload = path.read_bytes()
+            findings = importer.check(payload, kind=_file_kind(path, payload), profiles=profiles)
+        except (OSError, ValueError) as error:
+            unreadable = True
+            typer.echo(f"{path}: unreadable: {error}")
+            continue
+        failed = validation.has_errors(findings)
+        errors = errors or failed
+        counts = _counts(findings)
+        typer.echo(f"{path}: {'invalid' if failed else 'valid'}{f' ({counts})' if counts else ''}")
+        for finding in findings:
+            typer.echo(
+                f"  {finding.severity:<7} {finding.profile:<9} {finding.path or '/'}  "
+                f"{finding.code}: {finding.message}"
+            )
+    if unreadable:
+        raise typer.Exit(2)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _input_files(paths: list[Path]) -> list[Path]:
+    """Files as given; directories walked for the extensions the importer knows, sorted."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    found
+                    for found in path.rglob("*")
+                    if found.is_file() and found.suffix.lower() in importer.FILE_KINDS
+                )
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            _fail(f"{path}: no such file or directory")
+    return files
+
+
+def _file_kind(path: Path, head: bytes) -> importer.Kind:
+    return importer.FILE_KINDS.get(path.suffix.lower()) or importer.kind_of("", head)
+
+
+class _Reading:
+    """A file's JSON-LD documents, read lazily (NDJSON line by line) and counting the bytes read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.consumed = 0
+
+    def sources(self) -> Iterator[importer.Source]:
+        with self.path.open("rb") as file:
+            head = file.read(4096)
+            file.seek(0)
+            kind = _file_kind(self.path, head)
+            if kind == "ndjson":
+                yield from importer.ndjson_sources(self._lines(file))
+            else:
+                payload = file.read()
+                self.consumed = len(payload)
+                yield from importer.sources(payload, kind)
+
+    def reporter(self, progress: Progress, task: TaskID, *, start: int) -> Callable[[int], None]:
+        """Moves the bar to the bytes read so far after each batch."""
+
+        def report(_count: int) -> None:
+            progress.update(task, completed=start + self.consumed)
+
+        return report
+
+    def _lines(self, file: Any) -> Iterator[bytes]:
+        for line in file:
+            self.consumed += len(line)
+            yield line
+
+
+def _import_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _counts(findings: list[validation.Finding]) -> str:
+    errors = sum(finding.severity == "error" for finding in findings)
+    warnings = len(findings) - errors
+    parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    return ", ".join(parts)
+
+
+def _print_import(reports: list[tuple[Path, importer.Report]]) -> int:
+    """Print each file's counts and its invalid items' findings; return how many were invalid."""
+    totals = importer.Report()
+    for path, report in reports:
+        for item in report.items:
+            if item["status"] != "invalid":
+                continue
+            typer.echo(f"{path} item {item['index']}: invalid")
+            for finding in item["findings"]:
+                typer.echo(
+                    f"  {finding['severity']:<7} {finding['path'] or '/'}  "
+                    f"{finding['code']}: {finding['message']}"
+                )
+        typer.echo(f"{path}: {_summary(report)}")
+        for status in ("created", "updated", "unchanged", "invalid"):
+            setattr(totals, status, getattr(totals, status) + getattr(report, status))
+    if len(reports) > 1:
+        typer.echo(f"total: {_summary(totals)}")
+    return totals.invalid
+
+
+def _summary(report: importer.Report) -> str:
+    return (
+        f"created {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, invalid {report.invalid}"
+    )

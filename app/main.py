@@ -9,11 +9,22 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import openapi
-from app.api.routes import operations, publishers, reviews, search, syndication
+from app.api.routes import (
+    embedding,
+    google,
+    imports,
+    operations,
+    publishers,
+    reviews,
+    search,
+    syndication,
+    webhooks,
+)
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.middleware import RequestMiddleware
 from app.stored_reads import open_reads
+from app.webhooks import Dispatcher
 
 
 def configure_logging(level: str) -> None:
@@ -38,9 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reads = await open_reads(
             settings.database_url, is_sqlite=settings.is_sqlite, pool_size=settings.read_pool_size
         )
+        dispatcher = None
+        if settings.dispatcher_enabled:
+            dispatcher = Dispatcher(settings=settings, sessionmaker=app.state.sessionmaker)
+            dispatcher.start()
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             await app.state.reads.close()
             engine.dispose()
 
@@ -55,7 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
     )
     errors.install(app)
-    for module in (search, reviews, publishers, syndication, operations):
+    for module in (
+        search,
+        reviews,
+        embedding,
+        publishers,
+        syndication,
+        webhooks,
+        imports,
+        operations,
+        google,
+    ):
         app.include_router(module.router)
     openapi.install(app)
     return app

@@ -1,0 +1,193 @@
+"""Import and validation (§8): check markup, and bring existing markup in as reviews.
+
+Both read JSON-LD (an object, an array, an ``@graph``, a DataFeed), NDJSON or an HTML page; the
+Content-Type says which, and when it names none of them the body is sniffed (``<`` -> HTML).
+What they accept, how findings point into the body and how the import keys reviews is described
+in ``app/importer.py``.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app import crud, importer, validation
+from app.api import openapi
+from app.api.deps import SessionDep, SettingsDep, WriterDep, media_type
+from app.errors import Forbidden, MalformedBody, Unprocessable
+from app.security import Principal
+from app.validation import Finding
+
+router = APIRouter(tags=["import and validation"])
+
+_BODY_TYPES = {
+    "application/ld+json": "JSON-LD: a ClaimReview, an array, an @graph or a DataFeed",
+    "application/json": "the same as application/ld+json",
+    "application/x-ndjson": "one JSON-LD document (a ClaimReview or a DataFeed) per line",
+    "text/html": "a page: its JSON-LD scripts, microdata and RDFa are read",
+}
+# JSON bodies are any JSON (an object or an array); NDJSON and HTML are text.
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {
+                "schema": {"description": text}
+                | ({"type": "string"} if media in ("text/html", "application/x-ndjson") else {})
+            }
+            for media, text in _BODY_TYPES.items()
+        },
+    }
+}
+
+
+class ValidationReport(BaseModel):
+    valid: bool = Field(description="No finding is an error.")
+    findings: list[Finding]
+
+
+class ImportedItem(BaseModel):
+    index: int = Field(description="Position of the ClaimReview in the input, from 0.")
+    status: Literal["created", "updated", "unchanged", "invalid"]
+    id: str | None = Field(description="The review's id; null when invalid.")
+    findings: list[Finding]
+
+
+class ImportReport(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    invalid: int
+    items: list[ImportedItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    raw: bytes
+    kind: importer.Kind
+
+
+async def upload(request: Request) -> Upload:
+    """The raw body and what it is. Size is capped by the middleware before this runs."""
+    raw = await request.body()
+    if not raw.strip():
+        raise MalformedBody(
+            "The request body is empty.", errors=[{"path": "/", "message": "empty"}]
+        )
+    return Upload(raw, importer.kind_of(media_type(request), raw))
+
+
+UploadDep = Annotated[Upload, Depends(upload)]
+
+
+def _unreadable(error: ValueError) -> MalformedBody:
+    return MalformedBody(
+        f"The request body is {error}.", errors=[{"path": "/", "message": str(error)}]
+    )
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.post(
+    "/v1/validate",
+    response_class=Response,
+    openapi_extra=_REQUEST_BODY,
+    responses={
+        200: {"description": "The findings", "model": ValidationReport},
+        **openapi.responses(400, 413, 422),
+    },
+)
+def validate_markup(
+    body: UploadDep,
+    profile: Annotated[
+        Literal["google", "schemaorg"] | None,
+        Query(description="Check one profile only; both when omitted."),
+    ] = None,
+) -> Response:
+    """Check ClaimReview JSON-LD, NDJSON or an HTML page's markup (no key needed)."""
+    profiles = (profile,) if profile else validation.PROFILES
+    try:
+        findings = importer.check(body.raw, kind=body.kind, profiles=profiles)
+    except ValueError as error:
+        raise _unreadable(error) from None
+    return _json(
+        {
+            "valid": not validation.has_errors(findings),
+            "findings": [dataclasses.asdict(finding) for finding in findings],
+        }
+    )
+
+
+@router.post(
+    "/v1/import",
+    response_class=Response,
+    openapi_extra=_REQUEST_BODY,
+    responses={
+        200: {"description": "What became of each ClaimReview", "model": ImportReport},
+        **openapi.responses(400, 401, 403, 413, 422),
+    },
+)
+def import_markup(
+    principal: WriterDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: UploadDep,
+    publisher: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Admins: import every review for this publisher instead of matching "
+            "each ClaimReview's author to a publisher.",
+        ),
+    ] = None,
+) -> Response:
+    """Create or update reviews from ClaimReview markup (idempotent; batches commit one by one)."""
+    publishers = _publishers(session, principal, publisher)
+    try:
+        items = list(importer.claim_reviews(importer.sources(body.raw, body.kind)))
+    except ValueError as error:
+        raise _unreadable(error) from None
+    if not items:
+        raise Unprocessable(
+            "The body holds no ClaimReview.",
+            errors=[{"path": "/", "message": "no node with @type ClaimReview"}],
+        )
+    report = importer.upsert(
+        session=session,
+        items=items,
+        publishers=publishers,
+        actor=principal.actor,
+        base_url=settings.public_base_url,
+    )
+    return _json(report.as_dict())
+
+
+def _publishers(session: Session, principal: Principal, slug: str | None) -> importer.Publishers:
+    """A key imports for its publisher; an admin for ``slug``, or for whoever each author is."""
+    if slug is not None and slug != principal.publisher_slug and not principal.is_admin:
+        raise Forbidden(
+            "A key can only import its own publisher's reviews.",
+            errors=[{"path": "publisher", "message": "not this key's publisher"}],
+        )
+    if slug is not None:
+        chosen = crud.get_publisher(session=session, slug=slug)
+        if chosen is None:
+            raise Unprocessable(
+                f"No publisher '{slug}'.", errors=[{"path": "publisher", "message": "unknown"}]
+            )
+        return importer.Publishers(only=chosen)
+    own = (
+        crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
+        if principal.publisher_id is not None
+        else None
+    )
+    if not principal.is_admin:
+        return importer.Publishers(only=own)
+    return importer.Publishers(candidates=crud.list_publishers(session=session), fallback=own)

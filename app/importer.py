@@ -1,0 +1,671 @@
+"""Markup in: find the ClaimReviews in NDJSON, JSON-LD documents, DataFeeds and HTML pages, check
+them, and create or update the importing publisher's reviews. ``POST /v1/import``,
+``POST /v1/validate`` and ``claimreview import|validate`` all read their input here.
+
+Inputs, and where each JSON pointer (``index``, ``path`` of a finding) starts:
+
+    json     one JSON-LD document (a node, an array, an ``@graph``, a ``DataFeed``): pointers
+             are into it, e.g. ``/dataFeedElement/3/item/0/reviewRating``
+    ndjson   one JSON document per line: the first token is the 0-based line number, e.g.
+             ``/41/claimReviewed`` (blank lines count, so that line N+1 of the file is ``/N``)
+    html     a page: its JSON-LD scripts, microdata items and RDFa subjects, as ``extraction``
+             names them, e.g. ``/json-ld/1/@graph/0/url`` or ``/microdata/0/claimReviewed``
+
+A ClaimReview is a node whose ``@type`` is ClaimReview anywhere in a document: at the top, in an
+array or ``@graph``, in a DataFeed's ``dataFeedElement`` or a DataFeedItem's ``item``, under a
+WebPage's ``mainEntity``. What Data Commons feeds do is absorbed on the way: items that are
+arrays, ``null`` items, ``http://schema.org`` contexts, numbers sent as strings (read by
+``claimreview_reader``). A nested node inherits the nearest ``@context`` around it. A ClaimReview's
+``index`` is its position among the ClaimReviews of the input, from 0; an NDJSON line or JSON-LD
+script that is not JSON takes an index too and is reported ``invalid``.
+
+Each ClaimReview is checked with both profiles of ``validation`` (``url`` on the publisher's
+domains), mapped to a native review by ``claimreview_reader`` and upserted, published, by
+``reviews.create`` / ``reviews.replace``. The upsert key is (publisher, external_id):
+
+    1. ``@id`` is one of this service's review IRIs (``{base_url}/v1/claim-reviews/{id}``) naming
+       a review of the same publisher: that review (it keeps its own external_id);
+    2. ``@id`` is another absolute IRI (not a blank node ``_:...``): the IRI itself, or
+       ``"sha256:" + hex SHA-256 of it`` when longer than 200 characters;
+    3. otherwise ``"import:" + the first 40 hex digits of SHA-256(url + "\\n" + claimReviewed)``,
+       both trimmed as stored (a missing claimReviewed counts as ""), so two reviews of one
+       article differ and the same markup always gets the same key.
+
+So importing the same content again changes nothing (``unchanged``), changed content is an
+``updated`` review with a new revision, and an item with errors is ``invalid``: reported with its
+findings and not stored. A review that was retracted stays retracted (``unchanged``, with a
+``retracted`` warning): bringing it back is an editorial act, done with PUT by external_id.
+
+The input is written in batches of ``BATCH_SIZE`` ClaimReviews, each committed as one transaction;
+each item is written inside a SAVEPOINT, so it is stored whole or not at all and a bad item does
+not sink its batch. Existing reviews of a batch are looked up in one query.
+
+Findings of the import itself (profile ``import``): unknown-publisher E (no publisher matches the
+author), invalid-value E (a value the service cannot store, e.g. a non-http URL or a malformed
+language tag), retracted W (a retracted review is left alone), duplicate W (an earlier item of
+the same input wrote this review already: only the first is applied, so a page that carries one
+review as both JSON-LD and microdata imports the same way every time). An NDJSON line or JSON-LD
+script that is not JSON is ``invalid-json`` E, and a page without structured data
+``empty-document`` E, under the shape profile as in ``validation``.
+"""
+
+import dataclasses
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from app import claimreview_reader, crud, extraction, jsonld, reviews, validation
+from app.errors import Unprocessable, json_pointer
+from app.ids import is_review_id
+from app.models import ClaimReview, Publisher
+from app.native import ReviewIn
+from app.validation import Finding
+
+Kind = Literal["json", "ndjson", "html"]
+Status = Literal["created", "updated", "unchanged", "invalid"]
+
+BATCH_SIZE = 500
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+)
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+FILE_KINDS: dict[str, Kind] = {
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+    ".jsonld": "json",
+    ".html": "html",
+    ".htm": "html",
+}
+_MAX_DEPTH = 64
+_MAX_EXTERNAL_ID = 200
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+_SCHEMA_PREFIXES = ("https://schema.org/", "http://schema.org/", "schema:")
+
+
+# Reading the input
+
+
+def kind_of(media_type: str, payload: bytes) -> Kind:
+    """The input kind from its media type; an unknown or missing type is told from the bytes."""
+    if media_type in NDJSON_TYPES:
+        return "ndjson"
+    if media_type in HTML_TYPES:
+        return "html"
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return "json"
+    return "html" if payload.lstrip()[:1] == b"<" else "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One JSON-LD document of the input: ``data`` is None when it could not be read."""
+
+    pointer: str
+    data: Any
+    problem: str | None = None
+
+
+def sources(payload: bytes, kind: Kind) -> Iterator[Source]:
+    """The JSON-LD documents of an input. ValueError when it is not JSON (or HTML) at all."""
+    if kind == "json":
+        try:
+            yield Source("", orjson.loads(payload))
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON: {error}") from None
+    elif kind == "ndjson":
+        yield from ndjson_sources(payload.splitlines())
+    else:
+        for block in extraction.extract(payload):
+            yield Source(block.pointer, block.data, block.problem)
+
+
+def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[Source]:
+    for number, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            yield Source(f"/{number}", orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            yield Source(f"/{number}", None, f"Line {number + 1} is not valid JSON: {error}")
+
+
+def check(
+    payload: bytes, *, kind: Kind, profiles: Iterable[str] = validation.PROFILES
+) -> list[Finding]:
+    """Validate every document of an input; finding paths point into the input as a whole."""
+    selected = tuple(profiles)
+    shape = "schemaorg" if "schemaorg" in selected else "google"
+    findings: list[Finding] = []
+    seen = False
+    for source in sources(payload, kind):
+        seen = True
+        if source.data is None:
+            findings.append(_unreadable(source, shape))
+            continue
+        found = validation.validate(source.data, profiles=selected)
+        findings.extend(_moved(finding, source.pointer) for finding in found)
+    if kind == "html" and not seen:
+        findings.append(
+            Finding(
+                "error",
+                shape,
+                "",
+                "empty-document",
+                "The page holds no JSON-LD, microdata or RDFa.",
+            )
+        )
+    return findings
+
+
+def _unreadable(source: Source, profile: str) -> Finding:
+    return Finding("error", profile, source.pointer, "invalid-json", source.problem or "")
+
+
+def _moved(finding: Finding, prefix: str) -> Finding:
+    return dataclasses.replace(finding, path=prefix + finding.path) if prefix else finding
+
+
+# Finding the ClaimReviews
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One ClaimReview of the input (``node`` None: an unreadable line or script)."""
+
+    index: int
+    pointer: str
+    node: dict[str, Any] | None
+    problem: Finding | None = None
+    # Where the @context the node inherited sits, when it has none of its own.
+    context_pointer: str | None = None
+
+
+def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Iterator[Item]:
+    index = first_index
+    for source in documents:
+        if source.data is None:
+            yield Item(index, source.pointer, None, _unreadable(source, "schemaorg"))
+            index += 1
+            continue
+        for path, node, context in _walk(source.data, (), None, 0):
+            pointer = source.pointer + json_pointer(path)
+            if "@context" in node or context is None:
+                yield Item(index, pointer, node)
+            else:
+                value, context_path = context
+                yield Item(
+                    index,
+                    pointer,
+                    {"@context": value, **node},
+                    context_pointer=source.pointer + json_pointer(context_path),
+                )
+            index += 1
+
+
+Location = tuple[str | int, ...]
+
+
+def _walk(
+    value: Any, path: Location, context: tuple[Any, Location] | None, depth: int
+) -> Iterator[tuple[Location, dict[str, Any], tuple[Any, Location] | None]]:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                yield from _walk(item, (*path, index), context, depth + 1)
+    elif isinstance(value, dict):
+        if "ClaimReview" in _type_names(value.get("@type")):
+            yield path, value, context
+            return
+        if "@context" in value:
+            context = (value["@context"], (*path, "@context"))
+        for key, item in value.items():
+            if key != "@context" and isinstance(item, dict | list):
+                yield from _walk(item, (*path, key), context, depth + 1)
+
+
+def _type_names(raw: Any) -> list[str]:
+    names = []
+    for name in raw if isinstance(raw, list) else [raw]:
+        if isinstance(name, str):
+            for prefix in _SCHEMA_PREFIXES:
+                if name.startswith(prefix):
+                    name = name[len(prefix) :]
+                    break
+            names.append(name)
+    return names
+
+
+# Whose review it is
+
+
+class Publishers:
+    """Decides the publisher each ClaimReview is imported for.
+
+    With one publisher (a publisher's key, ``?publisher=``, ``--publisher``) every item is its.
+    Otherwise the ClaimReview's ``author`` is matched: its ``url`` host on a publisher's domains
+    (or a subdomain; the longest domain wins), then its ``name`` (case-insensitively), then the
+    host of the ClaimReview's own ``url``; ``fallback`` (an admin key's own publisher) when none.
+    """
+
+    def __init__(
+        self,
+        *,
+        only: Publisher | None = None,
+        candidates: Sequence[Publisher] = (),
+        fallback: Publisher | None = None,
+    ) -> None:
+        self.only = only
+        self.fallback = fallback
+        self._by_domain: dict[str, Publisher] = {}
+        self._by_name: dict[str, Publisher] = {}
+        for publisher in candidates:
+            for domain in publisher.domains:
+                self._by_domain.setdefault(domain.strip().lower().removesuffix("."), publisher)
+            self._by_name.setdefault(publisher.name.strip().casefold(), publisher)
+
+    def choose(self, node: dict[str, Any]) -> Publisher | None:
+        if self.only is not None:
+            return self.only
+        authors = _many(node.get("author"))
+        for author in authors:
+            if isinstance(author, dict):
+                for url in (*_many(author.get("url")), author.get("@id")):
+                    found = self._on_domain(url)
+                    if found is not None:
+                        return found
+        for author in authors:
+            name = author.get("name") if isinstance(author, dict) else author
+            for text in _many(name):
+                if isinstance(text, str) and text.strip().casefold() in self._by_name:
+                    return self._by_name[text.strip().casefold()]
+        for url in _many(node.get("url")):
+            found = self._on_domain(url)
+            if found is not None:
+                return found
+        return self.fallback
+
+    def _on_domain(self, url: Any) -> Publisher | None:
+        if not isinstance(url, str) or not self._by_domain:
+            return None
+        try:
+            host = (urlsplit(url.strip()).hostname or "").removesuffix(".")
+        except ValueError:
+            return None
+        labels = host.split(".") if host else []
+        for start in range(len(labels)):
+            found = self._by_domain.get(".".join(labels[start:]))
+            if found is not None:
+                return found
+        return None
+
+
+def _many(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+# Writing
+
+
+@dataclass(slots=True)
+class Report:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, index: int, status: Status, review_id: str | None, findings: Sequence[Finding]
+    ) -> None:
+        setattr(self, status, getattr(self, status) + 1)
+        self.items.append(
+            {
+                "index": index,
+                "status": status,
+                "id": review_id,
+                "findings": [_finding_dict(finding) for finding in findings],
+            }
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "invalid": self.invalid,
+            "items": self.items,
+        }
+
+
+def _finding_dict(finding: Finding) -> dict[str, str]:
+    return {
+        "severity": finding.severity,
+        "profile": finding.profile,
+        "path": finding.path,
+        "code": finding.code,
+        "message": finding.message,
+    }
+
+
+@dataclass(slots=True)
+class _Prepared:
+    item: Item
+    findings: list[Finding]
+    publisher: Publisher | None = None
+    incoming: ReviewIn | None = None
+    key: str | None = None
+    review_id: str | None = None  # when @id is one of ours
+
+
+def upsert(
+    *,
+    session: Session,
+    items: Iterable[Item],
+    publishers: Publishers,
+    actor: str,
+    base_url: str,
+    report: Report | None = None,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Create or update a review for every ClaimReview, committing after each batch."""
+    report = report if report is not None else Report()
+    applied: dict[str, int] = {}  # review id -> index of the item that wrote it in this input
+    for batch in _batches(items, batch_size or BATCH_SIZE):
+        prepared = [_prepare(item, publishers=publishers, base_url=base_url) for item in batch]
+        _write(
+            session=session,
+            prepared=prepared,
+            report=report,
+            applied=applied,
+            actor=actor,
+            base_url=base_url,
+        )
+        session.commit()
+        if progress is not None:
+            progress(len(batch))
+    return report
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
+    """Everything that needs no database: the publisher, the checks, the native review, the key."""
+    if item.node is None:
+        return _Prepared(item, [item.problem] if item.problem else [])
+    node = item.node
+    publisher = publishers.choose(node)
+    if publisher is None:
+        return _Prepared(item, [_unknown_publisher(item)])
+    findings = [
+        _relocated(finding, item)
+        for finding in validation.validate(node, publisher_domains=publisher.domains)
+    ]
+    if validation.has_errors(findings):
+        return _Prepared(item, findings, publisher)
+    native = claimreview_reader.to_native(node)
+    try:
+        incoming = ReviewIn.model_validate({**native, "status": "published"})
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            path = _input_path(item, json_pointer(problem["loc"]))
+            findings.append(Finding("error", "import", path, "invalid-value", message))
+        return _Prepared(item, findings, publisher)
+    key, review_id = _identity(node, incoming, base_url)
+    return _Prepared(item, findings, publisher, incoming, key, review_id)
+
+
+def _unknown_publisher(item: Item) -> Finding:
+    return Finding(
+        "error",
+        "import",
+        item.pointer + "/author",
+        "unknown-publisher",
+        "No publisher matches this ClaimReview's author (url or name) or url: "
+        "import it with ?publisher= (or --publisher).",
+    )
+
+
+def _relocated(finding: Finding, item: Item) -> Finding:
+    """A finding on the node, as a pointer into the whole input."""
+    path = finding.path
+    if item.context_pointer is not None and (path == "/@context" or path.startswith("/@context/")):
+        inner = dataclasses.replace(finding, path=path[len("/@context") :])
+        return _moved(inner, item.context_pointer)
+    return _moved(finding, item.pointer)
+
+
+def _input_path(item: Item, native_path: str) -> str:
+    """The place in the submitted node a native field was read from (its nearest ancestor)."""
+    read_from: dict[str, str] = {}
+    for pointer in _pointers(item.node, "", 0):
+        read_from.setdefault(jsonld.native_pointer(pointer), pointer)
+    path = native_path
+    while path and path not in read_from:
+        path = path.rsplit("/", 1)[0]
+    return item.pointer + read_from.get(path, "")
+
+
+def _pointers(value: Any, prefix: str, depth: int) -> Iterator[str]:
+    if depth > _MAX_DEPTH:
+        return
+    entries: Iterable[tuple[Any, Any]]
+    if isinstance(value, dict):
+        entries = value.items()
+    elif isinstance(value, list):
+        entries = enumerate(value)
+    else:
+        return
+    for key, item in entries:
+        pointer = prefix + json_pointer([key])
+        yield pointer
+        yield from _pointers(item, pointer, depth + 1)
+
+
+def _identity(node: dict[str, Any], incoming: ReviewIn, base_url: str) -> tuple[str, str | None]:
+    """The external_id a ClaimReview is stored under, and the review id its @id names, if ours."""
+    node_id = node.get("@id")
+    own_prefix = f"{base_url}/v1/claim-reviews/"
+    review_id = None
+    if isinstance(node_id, str):
+        node_id = node_id.strip()
+        if node_id.startswith(own_prefix) and is_review_id(node_id[len(own_prefix) :]):
+            review_id = node_id[len(own_prefix) :]
+        elif _IRI.fullmatch(node_id) and not node_id.startswith("_:"):
+            if len(node_id) <= _MAX_EXTERNAL_ID:
+                return node_id, None
+            return "sha256:" + hashlib.sha256(node_id.encode()).hexdigest(), None
+    content = f"{incoming.url}\n{incoming.claim_reviewed or ''}"
+    return "import:" + hashlib.sha256(content.encode()).hexdigest()[:40], review_id
+
+
+def _write(
+    *,
+    session: Session,
+    prepared: list[_Prepared],
+    report: Report,
+    applied: dict[str, int],
+    actor: str,
+    base_url: str,
+) -> None:
+    by_key, by_id = _existing(session, [entry for entry in prepared if entry.incoming])
+    for entry in prepared:
+        if entry.incoming is None or entry.publisher is None or entry.key is None:
+            report.add(entry.item.index, "invalid", None, entry.findings)
+            continue
+        publisher = entry.publisher
+        review = by_id.get(entry.review_id) if entry.review_id else None
+        if review is not None and review.publisher_id == publisher.id:
+            external_id = review.external_id
+        else:
+            external_id = entry.key
+            review = by_key.get((publisher.id, external_id))
+        if review is not None and review.id in applied:
+            # The same review twice in one input (say JSON-LD and microdata on one page):
+            # applying both would flip it between them on every import.
+            duplicate = _duplicate(entry.item, applied[review.id])
+            report.add(entry.item.index, "unchanged", review.id, [*entry.findings, duplicate])
+            continue
+        incoming = entry.incoming.model_copy(update={"external_id": external_id})
+        status, review, findings = _upsert_one(
+            session=session,
+            review=review,
+            publisher=publisher,
+            incoming=incoming,
+            entry=entry,
+            actor=actor,
+            base_url=base_url,
+        )
+        if review is not None:
+            applied[review.id] = entry.item.index
+            by_id[review.id] = review
+            if review.external_id is not None:
+                by_key[(publisher.id, review.external_id)] = review
+        report.add(entry.item.index, status, review.id if review else None, findings)
+
+
+def _existing(
+    session: Session, prepared: list[_Prepared]
+) -> tuple[dict[tuple[int, str], ClaimReview], dict[str, ClaimReview]]:
+    """The batch's reviews that exist already, by (publisher, external_id) and by id: one query."""
+    keys: dict[int, set[str]] = defaultdict(set)
+    ids: set[str] = set()
+    for entry in prepared:
+        assert entry.publisher is not None and entry.key is not None
+        keys[entry.publisher.id].add(entry.key)
+        if entry.review_id:
+            ids.add(entry.review_id)
+    conditions = [
+        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(found)))
+        for publisher_id, found in keys.items()
+    ]
+    if ids:
+        conditions.append(ClaimReview.id.in_(sorted(ids)))
+    if not conditions:
+        return {}, {}
+    rows = session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
+    by_key = {(row.publisher_id, row.external_id): row for row in rows if row.external_id}
+    return by_key, {row.id: row for row in rows}
+
+
+def _upsert_one(
+    *,
+    session: Session,
+    review: ClaimReview | None,
+    publisher: Publisher,
+    incoming: ReviewIn,
+    entry: _Prepared,
+    actor: str,
+    base_url: str,
+) -> tuple[Status, ClaimReview | None, list[Finding]]:
+    findings = entry.findings
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                if review is None:
+                    created = reviews.create(
+                        session=session,
+                        publisher=publisher,
+                        incoming=incoming,
+                        actor=actor,
+                        base_url=base_url,
+                    )
+                    return "created", created, findings
+                if review.status == "retracted":
+                    return "unchanged", review, [*findings, _still_retracted(entry.item)]
+                changed = reviews.replace(
+                    session=session,
+                    review=review,
+                    publisher=publisher,
+                    incoming=incoming,
+                    actor=actor,
+                    base_url=base_url,
+                )
+                return ("updated" if changed else "unchanged"), review, findings
+        except Unprocessable as error:
+            return "invalid", None, [*findings, *_render_findings(error, entry.item)]
+        except IntegrityError:
+            # Another import stored this external_id first: update that review instead.
+            if attempt or incoming.external_id is None:
+                raise
+            review = crud.get_review_by_external_id(
+                session=session,
+                publisher_id=publisher.id,
+                external_id=incoming.external_id,
+                for_update=True,
+            )
+        except DataError as error:
+            refused = Finding(
+                "error",
+                "import",
+                entry.item.pointer,
+                "invalid-value",
+                f"The database refused a value: {error.orig}",
+            )
+            return "invalid", None, [*findings, refused]
+    raise AssertionError("unreachable")
+
+
+def _still_retracted(item: Item) -> Finding:
+    return Finding(
+        "warning",
+        "import",
+        item.pointer,
+        "retracted",
+        "This review was retracted and stays retracted; re-publish it with "
+        "PUT /v1/claim-reviews/by-external-id/{external_id}.",
+    )
+
+
+def _duplicate(item: Item, first: int) -> Finding:
+    return Finding(
+        "warning",
+        "import",
+        item.pointer,
+        "duplicate",
+        f"Item {first} of this input is the same review (same key); only the first was applied.",
+    )
+
+
+def _render_findings(error: Unprocessable, item: Item) -> list[Finding]:
+    """The errors ``reviews.render`` refused to publish, pointed back into the input."""
+    found = error.extra.get("findings") or [
+        {"severity": "error", "profile": "import", "code": "invalid-value", **problem}
+        for problem in error.errors
+    ]
+    return [
+        Finding(
+            "error" if entry.get("severity") == "error" else "warning",
+            str(entry.get("profile", "import")),
+            _input_path(item, str(entry.get("path", ""))),
+            str(entry.get("code", "invalid-value")),
+            str(entry.get("message", "")),
+        )
+        for entry in found
+        if entry.get("severity") == "error"
+    ]
