@@ -11,17 +11,15 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app import cursors, query
 from app.api import openapi
-from app.api.deps import authenticate_request
+from app.api.review_reads import public_cache_control, reader
 from app.errors import Unauthorized, Unprocessable
 from app.native import check_http_url, normalise_date, normalise_language
 from app.query import ReviewFilter, Sort
 from app.reviews import article_url, moment
-from app.security import Principal
 from app.textfold import fold
 from app.verdicts import VOCABULARY
 
@@ -105,25 +103,13 @@ class Filters:
 
     async def visible_to(self, request: Request) -> ReviewFilter:
         """Narrow to what the caller may see: published for all, drafts only their own."""
-        principal = await _principal(request)
+        principal = await reader(request)
         if self.status == "published":
             return self.review_filter
         if principal is None:
             raise Unauthorized("Listing drafts needs an API key.")
         own = None if principal.is_admin else (principal.publisher_id or -1,)
         return replace(self.review_filter, statuses=("draft",), publisher_ids=own)
-
-
-async def _principal(request: Request) -> Principal | None:
-    settings = request.app.state.settings
-    if "authorization" not in request.headers:
-        if not settings.public_reads:
-            raise Unauthorized("This service requires an API key for every read.")
-        return None
-    principal = await run_in_threadpool(authenticate_request, request)
-    if principal is None and not settings.public_reads:
-        raise Unauthorized("This service requires an API key for every read.")
-    return principal
 
 
 def bad_parameter(parameter: str, message: str) -> Unprocessable:
@@ -210,7 +196,7 @@ async def list_reviews(
             {"s": scope, "k": key, "p": last_pk}, secret=settings.signing_key
         )
     items = b",".join(bytes(row[2]) for row in rows)
-    headers = {"Cache-Control": _cache_control(request, settings.cache_max_age)}
+    headers = {"Cache-Control": public_cache_control(request)}
     if next_cursor:
         params_next = {**filters.raw, "sort": sort, "limit": limit, "cursor": next_cursor}
         headers["Link"] = (
@@ -237,12 +223,6 @@ def _after(cursor: str | None, *, scope: str, sort: Sort, secret: bytes) -> tupl
     if sort == "relevance":
         return float(key), int(pk)  # type: ignore[arg-type]
     return datetime.fromisoformat(str(key)), int(pk)  # type: ignore[arg-type]
-
-
-def _cache_control(request: Request, max_age: int) -> str:
-    if "authorization" in request.headers:
-        return "private, no-cache"
-    return f"public, max-age={max_age}"
 
 
 @router.get("/v1/facets", responses=openapi.responses(200, 400, 401, 422))
