@@ -3,21 +3,23 @@
     .venv/bin/python bench/run.py                 # seed both databases, then measure
     .venv/bin/python bench/run.py --reuse         # keep already-seeded databases
 
-Steps, one at a time (never two servers or two wrk runs at once on this 2-core machine):
+One thing at a time (never two benchmarks at once on this 2-core machine):
 
 1. Seed SQLite (``bench/out/bench.db``) and PostgreSQL (database ``claimreview_bench``) with
    ``--count`` published reviews through ``bench/seed.py``, unless ``--reuse`` finds them seeded.
-2. Ceiling: ``bench/ceiling.py`` under uvicorn (1 worker, no access log, uvloop, httptools),
-   serving one stored review's JSON-LD bytes; wrk, 32 connections, 2 threads.
-3. For SQLite and PostgreSQL: the service (``uvicorn app.main:create_app --factory --workers 1
-   --no-access-log``), with its own access log off and on; wrk with random ids on
-   ``GET /v1/claim-reviews/{id}.jsonld``, and (access log off) on ``GET /v1/claim-reviews/{id}``.
+2. Start the ceiling, ``bench/ceiling.py`` (one stored review's JSON-LD bytes from memory), and
+   keep it up, idle between its slices.
+3. For SQLite, then PostgreSQL: the service (``uvicorn app.main:create_app --factory --workers 1
+   --no-access-log``) with its own access log off, then on; wrk with random ids on
+   ``GET /v1/claim-reviews/{id}.jsonld`` (and, log off, the native ``GET /v1/claim-reviews/{id}``)
+   in ``--slices`` slices alternating with as many slices against the ceiling; the ratio is of
+   the totals, so the drift of this virtual machine hits both sides alike.
 4. Creates: a fresh publisher and key through the admin API, then wrk POSTs unique bodies to
-   ``/v1/claim-reviews`` (16 connections); created rows are counted in the database afterwards.
-5. The ceiling again, so drift during the run shows; ratios use the mean of both ceiling runs.
+   ``/v1/claim-reviews``; created rows are counted in the database afterwards.
 
-Each wrk run is preceded by a short warm-up run whose figures are discarded. Server output
-(including the access log) goes to ``bench/out/*.log``; results to ``bench/out/results.json``.
+Both uvicorns: 1 worker, ``--no-access-log``, uvloop, httptools; wrk: 2 threads, 32
+connections. Server output (with the access log when on) goes to ``bench/out/*.log``; every
+figure to ``bench/out/results.json``.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import platform
 import random
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -35,12 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import seed  # bench/seed.py (this script's directory is on sys.path): the fact-check generator
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc"]
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt"]
 PG_DATABASE = "claimreview_bench"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
 SQLITE_PATH = OUT / "bench.db"
@@ -48,8 +52,11 @@ SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
 ADMIN_TOKEN = "bench-admin-token"
 PORT = 8765
 UVICORN = [str(VENV_BIN / "uvicorn"), "--workers", "1", "--no-access-log"]
-UVICORN += ["--loop", "uvloop", "--http", "httptools", "--host", "127.0.0.1", "--port", str(PORT)]
-BASE = f"http://127.0.0.1:{PORT}"
+UVICORN += ["--loop", "uvloop", "--http", "httptools", "--host", "127.0.0.1"]
+CEILING_PORT = 8766
+# Before each measured run: wait until other work uses fewer cores than this (see wait_for_quiet).
+QUIET = {"threshold": 0.15, "max_wait": 300.0}
+OTHER_LOAD_WARNING = 0.2
 
 
 def log(message: str) -> None:
@@ -59,22 +66,19 @@ def log(message: str) -> None:
 # Databases
 
 
-def pg_count() -> int | None:
-    exists = subprocess.run(
-        [*PG_ADMIN, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        return None
-    query = "SELECT count(*) FROM claim_review"
+def psql(query: str, *, database: str = "postgres", check: bool = True) -> str | None:
+    """Run one statement with psql; its output, or None when it failed and check is off."""
     result = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", PG_DATABASE, "-Atc", query],
-        capture_output=True,
-        text=True,
+        [*PSQL, "-d", database, "-c", query], capture_output=True, text=True, check=check
     )
-    return int(result.stdout) if result.returncode == 0 else None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def pg_count() -> int | None:
+    if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"):
+        return None
+    found = psql("SELECT count(*) FROM claim_review", database=PG_DATABASE, check=False)
+    return int(found) if found else None
 
 
 def sqlite_count() -> int | None:
@@ -87,7 +91,7 @@ def sqlite_count() -> int | None:
         return None
 
 
-def seed(name: str, url: str, count: int, ids_file: Path) -> None:
+def seed_database(name: str, url: str, count: int, ids_file: Path) -> None:
     log(f"seeding {name} with {count} reviews")
     env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": url}
     subprocess.run(
@@ -101,31 +105,18 @@ def seed(name: str, url: str, count: int, ids_file: Path) -> None:
 def prepare_databases(*, count: int, reuse: bool, postgres: bool) -> None:
     OUT.mkdir(exist_ok=True)
     ids = OUT / "ids-sqlite.txt"
-    if not (reuse and sqlite_count() == count and ids.exists()):
+    if not (reuse and (sqlite_count() or 0) >= count and ids.exists()):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-        seed("SQLite", SQLITE_URL, count, ids)
+        seed_database("SQLite", SQLITE_URL, count, ids)
     if not postgres:
         return
     ids = OUT / "ids-postgres.txt"
-    if not (reuse and pg_count() == count and ids.exists()):
-        subprocess.run([*PG_ADMIN, f"DROP DATABASE IF EXISTS {PG_DATABASE}"], check=True)
-        subprocess.run([*PG_ADMIN, f"CREATE DATABASE {PG_DATABASE}"], check=True)
-        seed("PostgreSQL", PG_URL, count, ids)
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                PG_DATABASE,
-                "-qc",
-                "VACUUM ANALYZE",
-            ],
-            check=True,
-        )
+    if not (reuse and (pg_count() or 0) >= count and ids.exists()):
+        psql(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+        psql(f"CREATE DATABASE {PG_DATABASE}")
+        seed_database("PostgreSQL", PG_URL, count, ids)
+        psql("VACUUM ANALYZE", database=PG_DATABASE)
 
 
 def write_body_file() -> Path:
@@ -150,12 +141,7 @@ def warm_page_cache(name: str) -> None:
                     while handle.read(1 << 20):
                         pass
     else:
-        query = "SELECT sum(length(jsonld)) FROM claim_review"
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", PG_DATABASE, "-Atc", query],
-            capture_output=True,
-            check=True,
-        )
+        psql("SELECT sum(length(jsonld)) FROM claim_review", database=PG_DATABASE)
 
 
 # Processes
@@ -187,10 +173,13 @@ def postgres_pids() -> list[int]:
 class Server:
     """One uvicorn process, started and stopped by pid."""
 
-    def __init__(self, name: str, target: list[str], env: dict[str, str], ready: str) -> None:
+    def __init__(
+        self, name: str, target: list[str], env: dict[str, str], *, ready: str, port: int
+    ) -> None:
         self.name = name
+        self.base = f"http://127.0.0.1:{port}"
         self.log_path = OUT / f"{name}.log"
-        self.command = [*UVICORN, *target]
+        self.command = [*UVICORN, "--port", str(port), *target]
         self.env = {**os.environ, **env}
         self.ready = ready
         self.process: subprocess.Popen[bytes] | None = None
@@ -206,7 +195,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             try:
-                if httpx.get(BASE + self.ready, timeout=1).status_code == 200:
+                if httpx.get(self.base + self.ready, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -228,44 +217,130 @@ class Server:
         return self.process.pid
 
 
+def machine_seconds() -> tuple[float, float]:
+    """Busy and stolen CPU seconds of the whole machine so far (all cores, from /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
+
+
+def wait_for_quiet() -> None:
+    """Wait until other work leaves the machine idle (busy < QUIET threshold over 2 s).
+
+    The machine is shared with other sessions (test suites, builds, their benchmarks);
+    measuring while they run halves the figures. Gives up after QUIET["max_wait"] seconds.
+    """
+    deadline = time.monotonic() + QUIET["max_wait"]
+    warned = False
+    while True:
+        busy = machine_seconds()[0]
+        time.sleep(2)
+        load = (machine_seconds()[0] - busy) / 2
+        if load < QUIET["threshold"] or time.monotonic() > deadline:
+            return
+        if not warned:
+            log(f"waiting for the machine to be idle (other work uses {load:.2f} cores)")
+            warned = True
+
+
 def wrk(
+    server: Server,
     path: str,
     *,
-    duration: float,
+    seconds: int,
     connections: int = 32,
     script: str = "random_ids.lua",
     args: list[str] | None = None,
-    server: Server | None = None,
-    watch_postgres: bool = False,
 ) -> dict[str, Any]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency"]
-    command += ["-s", str(BENCH / script), BASE + path]
+    """One wrk run, with the CPU used by the server, PostgreSQL, wrk itself and anything else."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command += ["-s", str(BENCH / script), server.base + path]
     if args:
         command += ["--", *args]
-    pg = postgres_pids() if watch_postgres else []
-    before = (cpu_seconds([server.pid]) if server else 0.0, cpu_seconds(pg))
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    after = (cpu_seconds([server.pid]) if server else 0.0, cpu_seconds(pg))
+    pg = postgres_pids()
+    before = (cpu_seconds([server.pid]), cpu_seconds(pg), *machine_seconds())
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    after = (cpu_seconds([server.pid]), cpu_seconds(pg), *machine_seconds())
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {output}")
     line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
-    result["server_cpu"] = round((after[0] - before[0]) / result["seconds"], 2)
-    if watch_postgres:
-        result["postgres_cpu"] = round((after[1] - before[1]) / result["seconds"], 2)
+    elapsed = result["seconds"]
+    server_cpu, pg_cpu, busy, steal = (
+        (a - b) / elapsed for a, b in zip(after, before, strict=True)
+    )
+    wrk_cpu = (usage.ru_utime + usage.ru_stime) / elapsed
+    result["server_cpu"] = server_cpu
+    result["postgres_cpu"] = pg_cpu
+    result["wrk_cpu"] = wrk_cpu
+    result["steal"] = steal
+    # Whatever is left: other sessions' work (and a little kernel network work).
+    result["other_cpu"] = max(busy - server_cpu - pg_cpu - wrk_cpu, 0.0)
     errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
     result["errors"] = errors + result["status_errors"]
     return result
 
 
-def measure_ceiling(body: Path, duration: float, warmup: float) -> dict[str, Any]:
-    path = "/v1/claim-reviews/ceiling.jsonld"
-    with Server("ceiling", ["bench.ceiling:app"], {"BENCH_BODY": str(body)}, path) as server:
-        wrk(path, duration=warmup)
-        result = wrk(path, duration=duration, server=server)
-    log(f"ceiling: {result['rps']:,.0f} req/s")
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several wrk slices as one run: total requests over total time, median p50, mean p99."""
+    elapsed = sum(run["seconds"] for run in runs)
+
+    def weighted(key: str) -> float:
+        return round(sum(run[key] * run["seconds"] for run in runs) / elapsed, 2)
+
+    return {
+        "requests": sum(run["requests"] for run in runs),
+        "seconds": round(elapsed, 3),
+        "rps": round(sum(run["requests"] for run in runs) / elapsed, 1),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
+        "p99_ms": round(statistics.fmean(run["p99_ms"] for run in runs), 3),
+        "max_ms": max(run["max_ms"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        **{key: weighted(key) for key in ("server_cpu", "postgres_cpu", "wrk_cpu", "steal")},
+        "other_cpu": round(max(run["other_cpu"] for run in runs), 2),
+        "slices_rps": [round(run["rps"]) for run in runs],
+    }
+
+
+def paired(
+    ceiling: Server, service: Server, args: list[str], *, slices: int, seconds: int, warmup: int
+) -> dict[str, Any]:
+    """The service and the ceiling in alternating slices, so both see the same machine.
+
+    This virtual machine's speed drifts by ±15 % from minute to minute even when idle; measured
+    minutes apart, the ratio would carry that drift. Interleaved, it cancels. A pair disturbed
+    by other work (> OTHER_LOAD_WARNING cores) is measured again, up to twice.
+    """
+    ceiling_path = "/v1/claim-reviews/ceiling.jsonld"
+    for attempt in range(1, 4):
+        wait_for_quiet()
+        wrk(ceiling, ceiling_path, seconds=2)
+        wrk(service, "/", seconds=warmup, args=args)
+        ceiling_runs, service_runs = [], []
+        for _ in range(slices):
+            ceiling_runs.append(wrk(ceiling, ceiling_path, seconds=seconds))
+            service_runs.append(wrk(service, "/", seconds=seconds, args=args))
+        result: dict[str, Any] = {
+            "service": combine(service_runs),
+            "ceiling": combine(ceiling_runs),
+        }
+        result["ratio"] = round(result["service"]["rps"] / result["ceiling"]["rps"], 3)
+        result["attempts"] = attempt
+        disturbance = max(result["service"]["other_cpu"], result["ceiling"]["other_cpu"])
+        if disturbance <= OTHER_LOAD_WARNING:
+            break
+        log(f"disturbed by other work ({disturbance:.2f} cores); measuring again")
     return result
 
 
-def measure_reads(name: str, url: str, duration: float, warmup: float) -> dict[str, Any]:
+def measure_reads(
+    name: str, url: str, ceiling: Server, *, slices: int, seconds: int, warmup: int
+) -> dict[str, Any]:
     ids = str(OUT / f"ids-{name}.txt")
     results: dict[str, Any] = {}
     warm_page_cache(name)
@@ -275,35 +350,25 @@ def measure_reads(name: str, url: str, duration: float, warmup: float) -> dict[s
             "CLAIMREVIEW_ACCESS_LOG": access_log,
             "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
         }
-        label = f"{name}-log-{'on' if access_log == 'true' else 'off'}"
-        jsonld, native = "/v1/claim-reviews/%s.jsonld", "/v1/claim-reviews/%s"
-        with Server(label, ["app.main:create_app", "--factory"], env, "/healthz") as server:
-            wrk("/", duration=warmup, args=[ids, jsonld])
-            key = f"jsonld_log_{'on' if access_log == 'true' else 'off'}"
-            results[key] = wrk(
-                "/",
-                duration=duration,
-                args=[ids, jsonld],
-                server=server,
-                watch_postgres=name == "postgres",
-            )
-            log(f"{label} .jsonld: {results[key]['rps']:,.0f} req/s")
-            if access_log == "false":
-                results["native"] = wrk(
-                    "/",
-                    duration=duration,
-                    args=[ids, native],
-                    server=server,
-                    watch_postgres=name == "postgres",
+        state = "on" if access_log == "true" else "off"
+        target = ["app.main:create_app", "--factory"]
+        with Server(f"{name}-log-{state}", target, env, ready="/healthz", port=PORT) as service:
+            paths = {f"jsonld_log_{state}": "/v1/claim-reviews/%s.jsonld"}
+            if state == "off":
+                paths["native"] = "/v1/claim-reviews/%s"
+            for key, path in paths.items():
+                run = paired(
+                    ceiling, service, [ids, path], slices=slices, seconds=seconds, warmup=warmup
                 )
-                log(f"{label} native: {results['native']['rps']:,.0f} req/s")
+                results[key] = run
+                log(
+                    f"{name} {key}: {run['service']['rps']:,.0f} req/s, "
+                    f"ceiling {run['ceiling']['rps']:,.0f} req/s, ratio {run['ratio']:.2f}"
+                )
     return results
 
 
-def measure_creates(name: str, url: str, duration: float, connections: int) -> dict[str, Any]:
-    sys.path.insert(0, str(BENCH))
-    import seed  # noqa: PLC0415  (bench/seed.py, for its fact-check generator)
-
+def measure_creates(name: str, url: str, *, seconds: int, connections: int) -> dict[str, Any]:
     slug = f"bench-{name}-{int(time.time())}"
     spec = {
         **seed.PUBLISHERS[0],
@@ -315,32 +380,33 @@ def measure_creates(name: str, url: str, duration: float, connections: int) -> d
     bodies = OUT / f"bodies-{name}.jsonl"
     rng = random.Random(7)
     with bodies.open("w") as handle:
-        for number in range(int(duration * 2_000)):
+        for number in range(seconds * 2_000):
             handle.write(json.dumps(seed.fact_check(rng, spec, number)) + "\n")
     env = {
         "CLAIMREVIEW_DATABASE_URL": url,
         "CLAIMREVIEW_ACCESS_LOG": "false",
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
     }
-    with Server(f"{name}-writes", ["app.main:create_app", "--factory"], env, "/healthz") as server:
+    target = ["app.main:create_app", "--factory"]
+    with Server(f"{name}-writes", target, env, ready="/healthz", port=PORT) as server:
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         publisher = {"slug": slug, "name": spec["name"], "url": spec["url"], "language": "en"}
-        httpx.post(BASE + "/v1/publishers", json=publisher, headers=admin).raise_for_status()
+        httpx.post(server.base + "/v1/publishers", json=publisher, headers=admin).raise_for_status()
         answer = httpx.post(
-            f"{BASE}/v1/publishers/{slug}/keys",
+            f"{server.base}/v1/publishers/{slug}/keys",
             json={"name": "bench", "scopes": ["reviews:write"]},
             headers=admin,
         )
         answer.raise_for_status()
         key = answer.json()["key"]
+        wait_for_quiet()
         result = wrk(
+            server,
             "/",
-            duration=duration,
+            seconds=seconds,
             connections=connections,
             script="post_reviews.lua",
             args=[str(bodies), key, "2"],
-            server=server,
-            watch_postgres=name == "postgres",
         )
     result["created"] = created_rows(name, slug)
     result["creates_per_s"] = round(result["created"] / result["seconds"], 1)
@@ -356,69 +422,103 @@ def created_rows(name: str, slug: str) -> int:
     if name == "sqlite":
         with sqlite3.connect(SQLITE_PATH) as connection:
             return int(connection.execute(query).fetchone()[0])
-    return int(
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", PG_DATABASE, "-Atc", query],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    return int(psql(query, database=PG_DATABASE) or 0)
 
 
 # Report
 
+NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+TARGETS = {"sqlite": 0.6, "postgres": 0.4}
+READS = (
+    ("jsonld_log_off", "`.jsonld`, access log off", True),
+    ("jsonld_log_on", "`.jsonld`, access log on", True),
+    ("native", "native JSON, access log off", False),
+)
+
+
+def _cpu(run: dict[str, Any], *, postgres: bool) -> str:
+    """Server / PostgreSQL / wrk / other cores used during the run."""
+    pg = f"{run['postgres_cpu']:.2f}" if postgres else "–"
+    other = f"{run['other_cpu']:.2f}" + (" ⚠" if run["other_cpu"] > OTHER_LOAD_WARNING else "")
+    return f"{run['server_cpu']:.2f} / {pg} / {run['wrk_cpu']:.2f} / {other}"
+
 
 def table(results: dict[str, Any]) -> str:
-    ceiling = results["ceiling_rps"]
-    targets = {"sqlite": 0.6, "postgres": 0.4}
     lines = [
-        "| run | req/s | p50 ms | p99 ms | × ceiling | target | result | server CPU | PG CPU |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| run | req/s | p50 ms | p99 ms | ceiling req/s (same slices) | × ceiling | target "
+        "| result | CPU: server / PG / wrk / other |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-
-    def row(label: str, run: dict[str, Any], target: float | None) -> str:
-        ratio = run["rps"] / ceiling
-        verdict = ("pass" if ratio >= target else "FAIL") if target else "info"
-        if run["errors"]:
-            verdict += f" ({run['errors']} errors)"
-        return (
-            f"| {label} | {run['rps']:,.0f} | {run['p50_ms']:.2f} | {run['p99_ms']:.2f} "
-            f"| {ratio:.2f} | {f'≥ {target}' if target else '–'} | {verdict} "
-            f"| {run['server_cpu']:.2f} | {run.get('postgres_cpu', '–')} |"
-        )
-
-    for index, run in enumerate(results["ceiling"]):
-        lines.append(row(f"ceiling (bare FastAPI, bytes from memory) #{index + 1}", run, None))
-    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     for name, reads in results["reads"].items():
-        target = targets[name]
-        lines.append(
-            row(f"{names[name]} `.jsonld`, access log off", reads["jsonld_log_off"], target)
-        )
-        lines.append(row(f"{names[name]} `.jsonld`, access log on", reads["jsonld_log_on"], target))
-        lines.append(row(f"{names[name]} native JSON, access log off", reads["native"], None))
+        for key, label, targeted in READS:
+            run = reads[key]
+            service, ceiling = run["service"], run["ceiling"]
+            target = TARGETS[name] if targeted else None
+            verdict = ("pass" if run["ratio"] >= target else "FAIL") if target else "info"
+            if service["errors"]:
+                verdict += f" ({service['errors']} errors)"
+            lines.append(
+                f"| {NAMES[name]} {label} | {service['rps']:,.0f} | {service['p50_ms']:.2f} "
+                f"| {service['p99_ms']:.2f} | {ceiling['rps']:,.0f} | **{run['ratio']:.2f}** "
+                f"| {f'≥ {target}' if target else '–'} | {verdict} "
+                f"| {_cpu(service, postgres=name == 'postgres')} |"
+            )
+    ceilings = [run["ceiling"] for reads in results["reads"].values() for run in reads.values()]
+    rps = [run["rps"] for run in ceilings]
+    p50 = statistics.median(run["p50_ms"] for run in ceilings)
+    lines.append(
+        f"| ceiling: bare FastAPI, same bytes from memory (all slices) "
+        f"| {min(rps):,.0f}–{max(rps):,.0f} | {p50:.2f} | – | – | 1 | – | – "
+        f"| {_cpu(ceilings[0], postgres=False)} |"
+    )
     lines.append("")
-    lines.append("| creates (POST /v1/claim-reviews) | creates/s | p50 ms | p99 ms | errors |")
-    lines.append("|---|---:|---:|---:|---:|")
+    lines.append(
+        f"Each row: {results['slices']} slices of {results['slice_seconds']} s of the service, "
+        "alternating with as many of the ceiling; the ratio is of the totals. CPU in cores "
+        f"(of 2); 'other' is work outside the benchmark (⚠ above {OTHER_LOAD_WARNING})."
+    )
+    lines.append("")
+    lines.append(
+        "| creates (POST /v1/claim-reviews) | creates/s | p50 ms | p99 ms | errors "
+        "| CPU: server / PG / wrk / other |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---|")
     for name, run in results["creates"].items():
         lines.append(
-            f"| {names[name]}, {results['write_connections']} connections "
+            f"| {NAMES[name]}, {results['write_connections']} connections "
             f"| {run['creates_per_s']:,.0f} | {run['p50_ms']:.1f} | {run['p99_ms']:.1f} "
-            f"| {run['errors']} |"
+            f"| {run['errors']} | {_cpu(run, postgres=name == 'postgres')} |"
         )
     return "\n".join(lines)
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    packages = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "psycopg", "SQLAlchemy")
+    found = {name: version(name) for name in packages}
+    found["python"] = platform.python_version()
+    found["sqlite"] = sqlite3.sqlite_version
+    found["postgresql"] = psql("SHOW server_version") or "?"
+    found["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000, help="reviews per database")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per server")
+    parser.add_argument("--slices", type=int, default=5, help="alternating slices per figure")
+    parser.add_argument("--slice-seconds", type=int, default=2, help="seconds per wrk slice")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per figure")
+    parser.add_argument("--write-seconds", type=int, default=10)
     parser.add_argument("--write-connections", type=int, default=16)
     parser.add_argument("--reuse", action="store_true", help="keep seeded databases")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--max-wait", type=float, default=300, help="seconds to wait for an idle machine"
+    )
     args = parser.parse_args()
+    QUIET["max_wait"] = args.max_wait
 
     databases = {"sqlite": SQLITE_URL}
     if not args.skip_postgres:
@@ -428,24 +528,35 @@ def main() -> None:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+        "versions": versions(),
         "reviews": args.count,
         "body_bytes": body.stat().st_size,
-        "duration_s": args.duration,
+        "slices": args.slices,
+        "slice_seconds": args.slice_seconds,
         "write_connections": args.write_connections,
-        "ceiling": [measure_ceiling(body, args.duration, args.warmup)],
         "reads": {},
         "creates": {},
     }
+    ceiling_app = ["bench.ceiling:app"]
+    ready = "/v1/claim-reviews/ceiling.jsonld"
+    env = {"BENCH_BODY": str(body)}
+    with Server("ceiling", ceiling_app, env, ready=ready, port=CEILING_PORT) as ceiling:
+        for name, url in databases.items():
+            results["reads"][name] = measure_reads(
+                name,
+                url,
+                ceiling,
+                slices=args.slices,
+                seconds=args.slice_seconds,
+                warmup=args.warmup,
+            )
     for name, url in databases.items():
-        results["reads"][name] = measure_reads(name, url, args.duration, args.warmup)
-    for name, url in databases.items():
-        results["creates"][name] = measure_creates(name, url, args.duration, args.write_connections)
-    results["ceiling"].append(measure_ceiling(body, args.duration, args.warmup))
-    results["ceiling_rps"] = sum(run["rps"] for run in results["ceiling"]) / 2
+        results["creates"][name] = measure_creates(
+            name, url, seconds=args.write_seconds, connections=args.write_connections
+        )
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n{results['date']} · {results['machine']} · {args.count} reviews per database")
-    print(f"JSON-LD body {results['body_bytes']} bytes · wrk 2 threads, 32 connections, ")
-    print(f"{args.duration:g} s per run\n")
+    print(f"\n{results['date']} · {results['machine']} · {args.count:,} reviews per database")
+    print(f"JSON-LD body {results['body_bytes']} bytes · wrk 2 threads, 32 connections\n")
     print(table(results))
 
 
