@@ -10,10 +10,12 @@ tests run on that PostgreSQL database instead.
   reads on its own connection (app/stored_reads.py) and must see committed rows.
 """
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 # Settings are read from the environment: make sure nothing here touches ./claimreview.db.
@@ -33,12 +35,23 @@ from app.models import Base  # noqa: E402
 POSTGRES_URL = os.environ.get("CLAIMREVIEW_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 BASE_URL = "http://127.0.0.1:8000"
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+EXAMPLES = SHARED / "examples"
 SEED_PUBLISHER = {
     "slug": "polygraph",
     "name": "Polygraph.info",
     "url": "https://www.polygraph.info/",
 }
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of ``scripts/`` as a module (they are not part of the app package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_example(name: str) -> Any:

@@ -1,6 +1,5 @@
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -8,8 +7,8 @@ import pytest
 
 from app.jsonld import dumps, escape_for_html, native_pointer, render, script_block
 from app.native import ReviewIn
+from tests.conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
 BASE_URL = "http://127.0.0.1:8000"
 MODIFIED = "2024-02-01T09:15:00Z"
 SEED_PUBLISHER = {"name": "Polygraph.info", "url": "https://www.polygraph.info/"}

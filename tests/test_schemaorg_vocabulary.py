@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -7,23 +6,15 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SCHEMAORG = Path(__file__).resolve().parents[2] / "shared" / "schemaorg"
+from tests.conftest import REPO, SHARED, load_script
+
+SCHEMAORG = SHARED / "schemaorg"
 VOCABULARY_FILE = REPO / "schemas" / "schemaorg-vocabulary.json"
-
-
-def _load_script() -> ModuleType:
-    path = REPO / "scripts" / "derive_schemaorg_vocabulary.py"
-    spec = importlib.util.spec_from_file_location("derive_schemaorg_vocabulary", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    return _load_script()
+    return load_script("derive_schemaorg_vocabulary")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """The contracts in schemas/ (ARCHITECTURE.md §2) against the code they describe."""
 
-import importlib.util
 import json
 import re
 from datetime import datetime
@@ -15,10 +14,9 @@ from pydantic import BaseModel, ValidationError
 from app import verdicts
 from app.jsonld import render
 from app.native import ReviewIn
+from tests.conftest import EXAMPLES, REPO, load_script
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared/examples"
 NATIVE_FILE = SCHEMAS / "native-review.schema.json"
 JSONLD_FILE = SCHEMAS / "claimreview-jsonld.schema.json"
 BASE_URL = "http://127.0.0.1:8000"
@@ -124,18 +122,9 @@ def load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _load_script() -> ModuleType:
-    path = REPO / "scripts" / "export_schemas.py"
-    spec = importlib.util.spec_from_file_location("export_schemas", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    return _load_script()
+    return load_script("export_schemas")
 
 
 @pytest.fixture(scope="module")
