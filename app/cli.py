@@ -139,7 +139,9 @@ def export(
         with engine.connect() as connection:
             count_sql, count_params = query.count_total(review_filter, dialect=dialect)
             total = connection.exec_driver_sql(count_sql, tuple(count_params)).scalar_one()
-            sql, params = query.export_reviews(review_filter, dialect=dialect)
+            sql, params = query.export_reviews(
+                review_filter, dialect=dialect, for_csv=kind == "csv"
+            )
             rows = connection.execution_options(stream_results=True).exec_driver_sql(
                 sql, tuple(params)
             )

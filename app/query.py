@@ -182,10 +182,12 @@ def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, 
     return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
 
 
-# Export: every matching review in insertion order, for a streamed dump.
-EXPORT_COLUMNS = (
-    "r.pk, r.id, r.status, r.url, r.created_at, r.updated_at, r.retracted_at, r.jsonld,"
-    " {document}, (SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id), r.verdict"
+# Export: every matching review in insertion order, for a streamed dump. The JSON formats need
+# only the stored JSON-LD; CSV also reads the native document, publisher slug and verdict —
+# selecting those for every format would decode a second copy of each review for nothing.
+EXPORT_COLUMNS = "r.pk, r.id, r.status, r.url, r.created_at, r.updated_at, r.retracted_at, r.jsonld"
+CSV_EXTRA_COLUMNS = (
+    ", {document}, (SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id), r.verdict"
 )
 
 
@@ -194,12 +196,16 @@ def with_deleted(review_filter: ReviewFilter) -> ReviewFilter:
     return replace(review_filter, statuses=(*review_filter.statuses, "retracted"))
 
 
-def export_reviews(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, list[Any]]:
-    """SQL answering export rows (see ``EXPORT_COLUMNS``) in insertion order."""
+def export_reviews(
+    review_filter: ReviewFilter, *, dialect: Dialect, for_csv: bool
+) -> tuple[str, list[Any]]:
+    """SQL answering export rows (``EXPORT_COLUMNS``, plus ``CSV_EXTRA_COLUMNS`` for CSV)."""
     sql = _Sql(dialect)
     source, conditions = _from_and_where(sql, review_filter)
-    document = "r.document" if dialect == "sqlite" else "r.document::text"
-    columns = EXPORT_COLUMNS.format(document=document)
+    columns = EXPORT_COLUMNS
+    if for_csv:
+        document = "r.document" if dialect == "sqlite" else "r.document::text"
+        columns += CSV_EXTRA_COLUMNS.format(document=document)
     return (
         f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY r.pk",
         sql.params,

@@ -107,7 +107,9 @@ async def export(
     reads = request.app.state.reads
     if include_deleted:
         review_filter = query.with_deleted(review_filter)
-    sql, params = query.export_reviews(review_filter, dialect=reads.dialect)
+    sql, params = query.export_reviews(
+        review_filter, dialect=reads.dialect, for_csv=format == "csv"
+    )
     batches = reads.stream(sql, params, batch=EXPORT_BATCH)
     chunks = _serialised(batches, format, settings.public_base_url)
     name = f"claimreviews-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format}"
