@@ -95,7 +95,9 @@ def export_head(format: Format) -> bytes:
 def export_rows(rows: list[Any], *, format: Format, base_url: str, first: bool) -> bytes:
     """One batch of export rows (``query.EXPORT_COLUMNS``) as bytes of the chosen format."""
     if format == "ndjson":
-        return b"".join(_ndjson_line(row, base_url) + b"\n" for row in rows)
+        # The hot loop of a million-row dump: the stored bytes go out as they are, copied once.
+        lines = [row[7] if row[2] != "retracted" else _tombstone(row, base_url) for row in rows]
+        return b"\n".join(lines) + b"\n" if lines else b""
     if format == "csv":
         return _csv_lines(_csv_values(row, base_url) for row in rows)
     items = b",".join(_export_item(row, base_url) for row in rows)
@@ -106,10 +108,8 @@ def export_tail(format: Format) -> bytes:
     return DATA_FEED_CLOSE if format == "jsonld" else b""
 
 
-def _ndjson_line(row: Any, base_url: str) -> bytes:
-    _pk, review_id, status, url, _created, _updated, retracted_at, jsonld = row[:8]
-    if status != "retracted":
-        return bytes(jsonld)
+def _tombstone(row: Any, base_url: str) -> bytes:
+    _pk, review_id, _status, url, _created, _updated, retracted_at = row[:7]
     tombstone = {
         "@id": review_uri(base_url, review_id),
         "url": url,

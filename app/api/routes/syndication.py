@@ -19,7 +19,7 @@ from app.syndication import Format
 router = APIRouter(tags=["syndication"])
 
 FEED_START = (0, 0)
-EXPORT_BATCH = 1000
+EXPORT_BATCH = 2000
 
 
 @router.get("/v1/feed", response_class=Response, responses=openapi.responses(200, 304, 400, 422))
