@@ -95,7 +95,7 @@ def dumps(node: dict[str, Any] | list[Any]) -> bytes:
 def escape_for_html(payload: bytes) -> bytes:
     """Make JSON safe inside a ``<script>`` element without changing its meaning.
 
-    These characters can only occur inside JSON strings, where their ``\\uXXXX`` escapes decode
+    These characters can only occur inside JSON strings, where escapes such as ``\\u003c`` decode
     to the same text; raw, ``</script>`` or ``<!--`` in a claim could end the element early, and
     U+2028/U+2029 break older JavaScript parsers.
     """

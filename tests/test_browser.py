@@ -93,7 +93,7 @@ def partner_site() -> Iterator[tuple[str, dict[str, bytes]]]:
             self.wfile.write(body or b"")
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: the test reads the browser, not the server's log."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -105,7 +105,7 @@ class Receiver:
                     pass  # the sender stops reading once it has enough
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Quiet: the tests read the recorded requests, not the server's log."""
 
         return Handler
 
