@@ -298,7 +298,7 @@ def present_review(review: ClaimReview) -> dict[str, Any]:
     body["verdict"] = review.verdict
     body["verdict_dictionary_version"] = review.verdict_dictionary_version
     body["version"] = review.version
-    body["created_at"] = format_timestamp(utc(review.created_at))
-    body["updated_at"] = format_timestamp(utc(review.updated_at))
+    body["created_at"] = format_timestamp(review.created_at)
+    body["updated_at"] = format_timestamp(review.updated_at)
     body["findings"] = review.findings
     return body

@@ -14,7 +14,6 @@ from typing import Any, Literal
 import orjson
 
 from app.native import format_timestamp
-from app.reviews import utc
 
 Format = Literal["ndjson", "jsonld", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "jsonld", "csv")
@@ -58,7 +57,7 @@ def review_uri(base_url: str, review_id: str) -> str:
 def _stamp(moment: Any) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return format_timestamp(utc(moment))
+    return format_timestamp(moment)
 
 
 def feed_item(

@@ -184,7 +184,7 @@ def payload(
         {
             "id": str(event_id),
             "type": event_type,
-            "created_at": format_timestamp(utc(created_at)),
+            "created_at": format_timestamp(created_at),
             "review_id": review_id,
             "version": version,
             "data": data,

@@ -24,7 +24,6 @@ from app.errors import (
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
 from app.native import format_timestamp
-from app.reviews import utc
 from app.security import (
     Principal,
     bearer_token,
@@ -190,7 +189,7 @@ def owned_review(*, session: Session, review_id: str, principal: Principal) -> C
 
 
 def retracted_at(review: ClaimReview) -> str | None:
-    return format_timestamp(utc(review.retracted_at)) if review.retracted_at else None
+    return format_timestamp(review.retracted_at) if review.retracted_at else None
 
 
 def publisher_or_404(session: Session, slug: str) -> Publisher:

@@ -45,8 +45,8 @@ def publisher_public(publisher: Publisher) -> PublisherPublic:
         same_as=publisher.same_as,
         language=publisher.language,
         domains=publisher.domains,
-        created_at=format_timestamp(reviews.utc(publisher.created_at)),
-        updated_at=format_timestamp(reviews.utc(publisher.updated_at)),
+        created_at=format_timestamp(publisher.created_at),
+        updated_at=format_timestamp(publisher.updated_at),
     )
 
 
@@ -56,8 +56,8 @@ def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
         "name": key.name,
         "publisher": publisher_slug,
         "scopes": key.scopes,
-        "created_at": format_timestamp(reviews.utc(key.created_at)),
-        "revoked_at": format_timestamp(reviews.utc(key.revoked_at)) if key.revoked_at else None,
+        "created_at": format_timestamp(key.created_at),
+        "revoked_at": format_timestamp(key.revoked_at) if key.revoked_at else None,
     }
 
 

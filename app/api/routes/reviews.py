@@ -496,5 +496,5 @@ def _revision_summary(row: ReviewRevision) -> dict[str, Any]:
         "kind": row.kind,
         "status": row.status,
         "actor": row.actor,
-        "created_at": format_timestamp(utc(row.created_at)),
+        "created_at": format_timestamp(row.created_at),
     }

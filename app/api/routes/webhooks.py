@@ -13,7 +13,6 @@ from app.api.deps import JsonBody, ReaderDep, SessionDep, SettingsDep, validated
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.models import Webhook
 from app.native import LanguageTag, Slug, Url, format_timestamp
-from app.reviews import utc
 from app.security import Principal
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -109,12 +108,12 @@ def webhook_public(webhook: Webhook, publisher_slug: str) -> WebhookPublic:
         events=webhook.events,
         filters=webhook.filters,
         status="failing" if webhook.status == "failing" else "active",
-        created_at=format_timestamp(utc(webhook.created_at)),
+        created_at=format_timestamp(webhook.created_at),
     )
 
 
 def _timestamp(moment: datetime | None) -> str | None:
-    return format_timestamp(utc(moment)) if moment else None
+    return format_timestamp(moment) if moment else None
 
 
 def owned_webhook(
@@ -248,7 +247,7 @@ def _delivery_public(row: Any) -> DeliveryPublic:
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
         last_response=delivery.last_response,
-        created_at=format_timestamp(utc(delivery.created_at)),
+        created_at=format_timestamp(delivery.created_at),
         next_attempt_at=(
             _timestamp(delivery.next_attempt_at) if delivery.status == "pending" else None
         ),
