@@ -92,3 +92,35 @@ def test_concurrent_patches_with_if_match_let_exactly_one_win(live_server: str) 
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] + [412] * (CONCURRENT - 1)
     assert len(_revisions(live_server, created["id"], writer)) == 2
+
+
+def test_concurrent_reads_of_many_ids_each_get_their_own_review(live_server: str) -> None:
+    """Lookups arriving together are answered together (PostgreSQL coalesces them into one
+    query): every request must still get exactly its own review, a draft stays hidden, and a
+    missing id is a 404."""
+    writer = _writer(live_server)
+    with httpx.Client(base_url=live_server, timeout=30, headers=writer) as http:
+        published = [
+            http.post(
+                "/v1/claim-reviews", json=seed_review(claim_reviewed=f"Claim {n}", external_id=None)
+            ).json()["id"]
+            for n in range(12)
+        ]
+        draft = http.post(
+            "/v1/claim-reviews", json=seed_review(status="draft", external_id=None)
+        ).json()["id"]
+    missing = "A" * 16
+    asked = [*published, draft, missing] * 4
+
+    async def read_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=live_server, timeout=60) as http:
+            return await asyncio.gather(
+                *(http.get(f"/v1/claim-reviews/{review_id}.jsonld") for review_id in asked)
+            )
+
+    for review_id, response in zip(asked, asyncio.run(read_all()), strict=True):
+        if review_id in (draft, missing):
+            assert response.status_code == 404, response.text
+        else:
+            assert response.status_code == 200, response.text
+            assert response.json()["claimReviewed"] == f"Claim {published.index(review_id)}"
