@@ -36,7 +36,17 @@ def sqlalchemy_url(database_url: str) -> str:
 def make_engine(settings: Settings) -> Engine:
     url = sqlalchemy_url(settings.database_url)
     if settings.is_sqlite:
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        # One connection: every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE
+        # below), so a second connection would only wait in SQLite's busy handler, which sleeps
+        # in steps of up to 100 ms while the lock sits free. Threads queue on the pool instead,
+        # in order, and are woken the moment the connection comes back.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+        )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine

@@ -36,7 +36,8 @@ from app.security import (
 ADMIN = Principal(actor="admin-token", scopes=expand_scopes(["admin"]))
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: a plain def dependency costs a thread-pool hop for one attribute read.
     settings: Settings = request.app.state.settings
     return settings
 
@@ -94,7 +95,7 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def _requiring(scope: str) -> Any:
-    def dependency(principal: OptionalPrincipalDep) -> Principal:
+    async def dependency(principal: OptionalPrincipalDep) -> Principal:
         if principal is None:
             raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
         if not principal.can(scope):
