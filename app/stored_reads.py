@@ -103,13 +103,18 @@ class SqliteReads:
         return await run_in_threadpool(self._fetch_in_thread, sql, params)
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
-        """Rows in batches from a connection of the export's own, one thread hop per batch."""
+        """Rows in batches from a connection of the export's own. A worker thread reads the next
+        batch while the loop sends the current one, so reading and sending overlap."""
         connection = await run_in_threadpool(self._open_private)
+        cursor = await run_in_threadpool(connection.execute, sql, params)
+        ahead = asyncio.ensure_future(run_in_threadpool(cursor.fetchmany, batch))
         try:
-            cursor = await run_in_threadpool(connection.execute, sql, params)
-            while rows := await run_in_threadpool(cursor.fetchmany, batch):
+            while rows := await ahead:
+                ahead = asyncio.ensure_future(run_in_threadpool(cursor.fetchmany, batch))
                 yield rows
         finally:
+            # The thread may still be reading: let it finish before the connection goes.
+            await asyncio.gather(ahead, return_exceptions=True)
             connection.close()
 
     def _open_private(self) -> sqlite3.Connection:
