@@ -25,7 +25,7 @@ SQLITE_PATH = OUT / "cr_bench1m.db"
 SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
 PG_DATABASE = "cr_bench1m"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-UVICORN = [str(VENV_BIN / "uvicorn"), "--workers", "1", "--no-access-log", "--loop", "uvloop"]
+UVICORN = [str(VENV_BIN / "uvicorn"), "--no-access-log", "--loop", "uvloop"]
 UVICORN += ["--http", "httptools", "--host", "127.0.0.1", "--port", str(PORT)]
 APP = ["app.main:create_app", "--factory"]
 
@@ -112,10 +112,12 @@ def vm_rss_mb(pid: int) -> float:
 class Server:
     """One uvicorn process on PORT."""
 
-    def __init__(self, name: str, target: list[str], env: dict[str, str], ready: str) -> None:
+    def __init__(
+        self, name: str, target: list[str], env: dict[str, str], ready: str, *, workers: int = 1
+    ) -> None:
         self.name = name
         self.log_path = OUT / f"{name}.log"
-        self.command = [*UVICORN, *target]
+        self.command = [*UVICORN, "--workers", str(workers), *target]
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         self.ready = ready
         self.process: subprocess.Popen[bytes] | None = None
@@ -164,10 +166,11 @@ def service(name: str, url: str) -> Server:
 
 
 def wrk(path: str, *, duration: float = 10, connections: int = 32, args: list[str] | None = None,
-        server: Server | None = None) -> dict[str, Any]:  # fmt: skip
+        server: Server | None = None, script: str = "random_ids.lua", threads: int = 2,
+        ) -> dict[str, Any]:  # fmt: skip
     duration = 1 if SMOKE else duration
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency"]
-    command += ["-s", str(BENCH / "random_ids.lua"), BASE + path]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    command += ["-s", str(BENCH / script), BASE + path]
     if args:
         command += ["--", *args]
     before = cpu_seconds(server.pid) if server else 0.0
