@@ -34,9 +34,13 @@ def sqlalchemy_url(database_url: str) -> str:
 
 
 def make_engine(settings: Settings) -> Engine:
+    """``hide_parameters``: SQL parameters carry webhook secrets and key hashes; they must not
+    reach the SQL log or an exception message that gets logged."""
     url = sqlalchemy_url(settings.database_url)
     if settings.is_sqlite:
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True
+        )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
@@ -45,6 +49,7 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
