@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from app.security import split_key
-from tests.api.test_metrics import serve
 from tests.conftest import ADMIN, ADMIN_TOKEN, BASE_URL, SEED_PUBLISHER, bearer, seed_review
+from tests.server_process import serve
 from tests.test_webhooks import SECRET, eventually, settled
 from tests.webhook_receiver import running_receiver
 

@@ -5,7 +5,6 @@ carrying the request id."""
 import io
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from tests.conftest import (
     make_key,
     make_publisher,
 )
+from tests.server_process import serve
 from tests.test_webhooks import eventually, subscribe
 from tests.webhook_receiver import Receiver, running_receiver
 
@@ -274,28 +274,6 @@ def test_text_log_format_keeps_the_classic_line(
 
     assert ' INFO claimreview.access testclient "GET /healthz" 200 ' in line
     assert line.endswith("ms id=plain-1")
-
-
-def serve(
-    command: list[str], env: dict[str, str], log: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a server process on a free port; its base URL once it answers /readyz."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    with log.open("ab") as output:
-        server = subprocess.Popen([*command, "--port", port], env=env, stdout=output, stderr=output)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert server.poll() is None, log.read_text()
-        try:
-            return httpx.get(base + "/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    eventually(ready, timeout=60)
-    return server, base
 
 
 def test_processes_share_counts_in_multiprocess_mode(database_url: str, tmp_path: Path) -> None:
