@@ -18,9 +18,11 @@ RUN useradd --system --uid 10001 --home-dir /srv/claimreview claimreview \
     && chown claimreview /srv/claimreview
 USER claimreview
 
-ENV CLAIMREVIEW_WORKERS=4
+ENV CLAIMREVIEW_WORKERS=4 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/claimreview-metrics
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"
 
-# Migrate first (once, before any worker starts), then serve with several workers.
-CMD ["sh", "-c", "claimreview db upgrade && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers ${CLAIMREVIEW_WORKERS} --no-access-log --proxy-headers"]
+# Migrate first (once, before any worker starts), empty the workers' shared metrics directory,
+# then serve with several workers.
+CMD ["sh", "-c", "claimreview db upgrade && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers ${CLAIMREVIEW_WORKERS} --no-access-log --proxy-headers"]

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session
 
-from app import accounts, crud, importer, migrate, query, syndication, validation
+from app import accounts, crud, importer, metrics, migrate, query, syndication, validation
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
@@ -46,6 +46,7 @@ def serve(
     """Bring the database up to date, then serve the API (embedded SQLite by default)."""
     settings = get_settings()
     migrate.upgrade(settings.database_url)
+    metrics.reset_multiprocess_dir()
     uvicorn.run(
         "app.main:create_app",
         factory=True,

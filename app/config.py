@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     access_log: bool = True
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"
+    metrics_token: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     read_pool_size: int = Field(default=4, ge=1)
     idempotency_ttl_hours: int = Field(default=24, ge=1)

@@ -34,6 +34,8 @@ def sqlalchemy_url(database_url: str) -> str:
 
 
 def make_engine(settings: Settings) -> Engine:
+    """``hide_parameters``: SQL parameters carry webhook secrets and key hashes; they must not
+    reach the SQL log or an exception message that gets logged."""
     url = sqlalchemy_url(settings.database_url)
     if settings.is_sqlite:
         # One connection: every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE
@@ -46,6 +48,7 @@ def make_engine(settings: Settings) -> Engine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=30,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
@@ -55,6 +58,7 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

@@ -1,18 +1,18 @@
 """The application factory: routers, middleware, error handlers and the lifespan that opens
 and closes the database handles."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import errors
+from app import errors, logs
 from app.api import openapi
 from app.api.routes import (
     embedding,
     google,
     imports,
+    metrics,
     operations,
     publishers,
     reviews,
@@ -27,19 +27,9 @@ from app.stored_reads import open_reads
 from app.webhooks import Dispatcher
 
 
-def configure_logging(level: str) -> None:
-    """Send the service's own log lines (access log, errors) to stderr, once per process."""
-    logger = logging.getLogger("claimreview")
-    logger.setLevel(level.upper())
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         imports,
         operations,
+        metrics,
         google,
     ):
         app.include_router(module.router)

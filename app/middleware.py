@@ -1,10 +1,15 @@
-"""One pure-ASGI middleware for every request: request id, body size cap, access log.
+"""One pure-ASGI middleware for every request: request id, body size cap, metrics, access log.
 
 A body over the cap is refused from Content-Length before the app runs, or, when streamed
 without one, by raising PayloadTooLarge (rendered as problem+json) as the app reads it.
 
-Pure ASGI (not BaseHTTPMiddleware) because it sits on the hot read path: it adds a header and
-one log line, and counts body bytes as they stream in, without wrapping the response.
+Pure ASGI (not BaseHTTPMiddleware) because it sits on the hot read path: it adds a header,
+counts the request, writes one log line, and counts body bytes as they stream in, without
+wrapping the response.
+
+Requests are counted by route template: Starlette's router leaves the matched route in
+``scope["route"]``; FastAPI's own documentation routes do not, so they are looked up among
+the application's plain routes. What matched nothing is ``unmatched``.
 """
 
 import logging
@@ -12,12 +17,15 @@ import secrets
 import time
 from typing import Any
 
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import logs, metrics
 from app.errors import PROBLEM_JSON, PayloadTooLarge, problem_body
 
 access_logger = logging.getLogger("claimreview.access")
 REQUEST_ID = b"x-request-id"
+UNMATCHED = "unmatched"
 
 
 class RequestMiddleware:
@@ -32,13 +40,15 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        logs.request_id.set(request_id)
         status = 500
+        sent = 0
         limit = self.max_body_bytes
 
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(send, request_id, limit)
-            self._log(scope, 413, request_id, started)
+            self._done(scope, 413, 0, request_id, started)
             return
 
         received = 0
@@ -53,32 +63,50 @@ class RequestMiddleware:
             return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID, request_id.encode()),
                 ]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, counting_receive, send_with_id)
         finally:
-            self._log(scope, status, request_id, started)
+            self._done(scope, status, sent, request_id, started)
 
-    def _log(self, scope: Scope, status: int, request_id: str, started: float) -> None:
+    def _done(self, scope: Scope, status: int, sent: int, request_id: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        route = _route(scope)
+        metrics.observe_request(route, scope["method"], status, seconds)
         if self.access_log:
-            millis = (time.perf_counter() - started) * 1000
-            access_logger.info(
-                '%s "%s %s" %d %.1fms id=%s',
-                _client(scope),
-                scope["method"],
-                scope["path"],
-                status,
-                millis,
-                request_id,
-            )
+            # The path without its query string, which may carry a key (Google's ``key=``).
+            fields = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "bytes": sent,
+                "client": _client(scope),
+            }
+            access_logger.info(logs.ACCESS_LINE, fields)
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path_format)
+    router = scope.get("router")
+    for candidate in router.routes if router is not None else ():
+        if type(candidate) is Route and candidate.matches(scope)[0] is not Match.NONE:
+            return candidate.path_format
+    return UNMATCHED
 
 
 def _request_id(scope: Scope) -> str:

@@ -20,8 +20,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -34,6 +36,26 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class SecretText(str):
+    """A secret read from the database. Its ``repr`` is what SQLAlchemy's DEBUG log prints for
+    every result row, so it hides the value; the string itself is unchanged."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<secret>'"
+
+
+class Secret(TypeDecorator[str]):
+    """A string column whose values are read back as ``SecretText``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else SecretText(value)
 
 
 class Base(DeclarativeBase):
@@ -189,7 +211,7 @@ class Webhook(Base):
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2048))
     # Kept as given: it keys the HMAC every delivery is signed with. Never returned by the API.
-    secret: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(Secret(500))
     events: Mapped[list[str]] = mapped_column(JSON)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # active | failing

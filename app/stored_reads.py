@@ -216,6 +216,10 @@ class PostgresReads:
                 while rows := await cursor.fetchmany(batch):
                     yield rows
 
+    def pool_stats(self) -> dict[str, int]:
+        """psycopg's own measures of the pool (``pool_max``, ``pool_size``, ...), for metrics."""
+        return self._pool.get_stats()
+
     async def close(self) -> None:
         await self._pool.close()
 

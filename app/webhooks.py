@@ -57,6 +57,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from app import metrics
 from app.config import Settings
 from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision, Webhook, WebhookDelivery
 from app.native import format_timestamp
@@ -649,6 +650,7 @@ class Dispatcher:
             return
         finally:
             self._posts.discard(post)
+        metrics.observe_webhook_attempt(delivered=outcome.delivered)
         await self._in_session(record, job=job, outcome=outcome, settings=self.settings)
 
     async def _in_session(self, work: Any, **arguments: Any) -> None:

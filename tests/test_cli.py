@@ -115,7 +115,7 @@ def test_serve_answers_and_shuts_down_cleanly_on_sigterm(database_url: str) -> N
     assert server.returncode in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in output
     assert "Finished server process" in output
-    assert '"POST /v1/claim-reviews" 201' in output
+    assert '"route":"/v1/claim-reviews","path":"/v1/claim-reviews","status":201' in output
     assert key.split("_", 2)[2] not in output
 
 

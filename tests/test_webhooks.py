@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from tests.conftest import (
     make_publisher,
     seed_review,
 )
+from tests.server_process import serve
 from tests.webhook_receiver import Receiver, running_receiver
 
 SECRET = "whsec-correct-horse-battery-staple"
@@ -620,24 +620,7 @@ def test_two_dispatchers_deliver_each_event_once(
 
 
 def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [CLAIMREVIEW, "serve", "--port", str(port)], env=env, stdout=output, stderr=output
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            return httpx.get(base + "/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    eventually(ready, timeout=30)
-    return process, base
+    return serve([CLAIMREVIEW, "serve"], env, log)
 
 
 def test_a_delivery_cut_off_by_a_crash_is_sent_after_restart(

@@ -1,0 +1,75 @@
+"""The service's log lines: one JSON object per line (default) or the classic text layout.
+
+An access line is logged with its fields as the one mapping argument of a %-style message, so
+the same record renders either way: ``record.getMessage()`` gives the text line, while the JSON
+formatter serialises the mapping itself with one ``orjson.dumps`` (no message formatting).
+Error lines carry the request id of the request they were logged in (``request_id``, a context
+variable the middleware sets).
+
+Secrets stay out because nothing that carries one is logged: no headers, no query strings
+(Google's ``key=`` is an API key), no SQL parameters (``db.py`` hides them).
+"""
+
+import logging
+import time
+from contextvars import ContextVar
+from typing import Any, Literal
+
+import orjson
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+ACCESS_LINE = '%(client)s "%(method)s %(path)s" %(status)d %(duration_ms).1fms id=%(request_id)s'
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"time", "level", "logger", ...}``: the access fields, or ``message`` (and ``error``
+    with the traceback) for any other line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = self._time(record.created)
+        if record.msg is ACCESS_LINE:
+            fields: Any = record.args
+            return orjson.dumps(
+                {"time": stamp, "level": record.levelname, "logger": record.name, **fields}
+            ).decode()
+        entry: dict[str, Any] = {
+            "time": stamp,
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        current = request_id.get()
+        if current is not None:
+            entry["request_id"] = current
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+    def _time(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds; the part up to the second is formatted once a second."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
+
+
+def configure(*, level: str, fmt: Literal["json", "text"]) -> None:
+    """Send the service's own log lines (access log, errors) to stderr, once per process."""
+    logger = logging.getLogger("claimreview")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler())
+    formatter = (
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    for handler in logger.handlers:
+        handler.setFormatter(formatter)
