@@ -465,6 +465,26 @@ def test_import_of_keys_another_import_stored_meanwhile_updates_them(
     assert review(client, ids[1], fce)["headline"] == "Checked again"
 
 
+def test_import_has_its_own_body_cap(settings: Settings) -> None:
+    capped = settings.model_copy(update={"max_body_bytes": 1024, "max_import_bytes": 64 * 1024})
+    with TestClient(create_app(capped), base_url=BASE_URL) as client:
+        make_publisher(client, **FCE)
+        key = {**bearer(make_key(client, "fce")), **NDJSON}
+        body = ndjson(*(claim_review(number) for number in range(20)))
+        assert 1024 < len(body) < 64 * 1024
+
+        imported = client.post("/v1/import", content=body, headers=key)
+        validated = client.post("/v1/validate", content=body, headers=NDJSON)
+        too_large = client.post("/v1/import", content=body * 10, headers=key)
+
+    assert imported.status_code == 200
+    assert counts(imported.json()) == (20, 0, 0, 0)
+    assert validated.status_code == 413
+    assert too_large.status_code == 413
+    assert too_large.headers["content-type"] == "application/problem+json"
+    assert str(64 * 1024) in too_large.json()["detail"]
+
+
 # Publishers and permissions
 
 
