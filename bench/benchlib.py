@@ -110,12 +110,15 @@ def vm_rss_mb(pid: int) -> float:
 
 
 class Server:
-    """One uvicorn process on PORT."""
+    """One uvicorn process on PORT, or on ``port`` for scripts that may run beside those."""
 
-    def __init__(self, name: str, target: list[str], env: dict[str, str], ready: str) -> None:
+    def __init__(
+        self, name: str, target: list[str], env: dict[str, str], ready: str, port: int = PORT
+    ) -> None:
         self.name = name
+        self.base = f"http://127.0.0.1:{port}"
         self.log_path = OUT / f"{name}.log"
-        self.command = [*UVICORN, *target]
+        self.command = [*UVICORN[:-1], str(port), *target]  # UVICORN ends "--port", PORT
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         self.ready = ready
         self.process: subprocess.Popen[bytes] | None = None
@@ -132,7 +135,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             try:
-                if httpx.get(BASE + self.ready, timeout=5).status_code == 200:
+                if httpx.get(self.base + self.ready, timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
