@@ -53,12 +53,16 @@ script that is not JSON is ``invalid-json`` E, and a page without structured dat
 ``empty-document`` E, under the shape profile as in ``validation``.
 """
 
+import collections
 import dataclasses
 import hashlib
+import itertools
+import multiprocessing
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -273,6 +277,7 @@ class Publishers:
     ) -> None:
         self.only = only
         self.fallback = fallback
+        self.by_id = {row.id: row for row in (only, fallback, *candidates) if row is not None}
         self._by_domain: dict[str, Publisher] = {}
         self._by_name: dict[str, Publisher] = {}
         for publisher in candidates:
@@ -374,6 +379,10 @@ class _Prepared:
     incoming: ReviewIn | None = None
     key: str | None = None
     review_id: str | None = None  # when @id is one of ours
+    # Rendered ahead by a worker process, as a new review keyed ``key`` (rows, or the errors
+    # that refused it); unused when the review turns out to exist.
+    rows: reviews.NewReview | None = None
+    refused: list[Finding] | None = None
 
 
 def upsert(
@@ -386,12 +395,29 @@ def upsert(
     report: Report | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int = 1,
 ) -> Report:
-    """Create or update a review for every ClaimReview, committing after each batch."""
+    """Create or update a review for every ClaimReview, committing after each batch.
+
+    With ``processes`` > 1 (the CLI), worker processes check and render the next batches while
+    this one writes: on two cores that nearly doubles the rate, as checking and rendering are
+    four fifths of the work.
+    """
     report = report if report is not None else Report()
     applied: dict[str, int] = {}  # review id -> index of the item that wrote it in this input
-    for batch in _batches(items, batch_size or BATCH_SIZE):
-        prepared = [_prepare(item, publishers=publishers, base_url=base_url) for item in batch]
+    batches = _batches(items, batch_size or BATCH_SIZE)
+    if processes > 1:
+        # Forked workers read the publishers' columns and must never load them themselves
+        # (over this process's connection): load what a rollback expired, first.
+        for publisher in publishers.by_id.values():
+            session.refresh(publisher)
+        prepared_batches = _prepared_in_workers(batches, publishers, actor, base_url, processes)
+    else:
+        prepared_batches = (
+            [_prepare(item, publishers=publishers, base_url=base_url) for item in batch]
+            for batch in batches
+        )
+    for prepared in prepared_batches:
         _write(
             session=session,
             prepared=prepared,
@@ -402,7 +428,7 @@ def upsert(
         )
         session.commit()
         if progress is not None:
-            progress(len(batch))
+            progress(len(prepared))
     return report
 
 
@@ -415,6 +441,66 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
             batch = []
     if batch:
         yield batch
+
+
+# Checking and rendering in worker processes (forked: they inherit the publishers)
+
+_IN_FLIGHT = 2  # batches queued beyond one per worker: bounded memory, workers never idle
+_worker: tuple[Publishers, str, str] | None = None
+
+
+def _prepared_in_workers(
+    batches: Iterator[list[Item]],
+    publishers: Publishers,
+    actor: str,
+    base_url: str,
+    processes: int,
+) -> Iterator[list[_Prepared]]:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, _start_worker, (publishers, actor, base_url)) as pool:
+        pending: collections.deque[AsyncResult[list[tuple[_Prepared, int | None]]]]
+        pending = collections.deque()
+        for batch in itertools.chain(batches, [None]):
+            if batch is not None:
+                pending.append(pool.apply_async(_prepare_in_worker, (batch,)))
+            while pending and (batch is None or len(pending) > processes + _IN_FLIGHT):
+                prepared = pending.popleft().get()
+                # Publishers travel as ids: this process's own rows are the ones to write with.
+                for entry, publisher_id in prepared:
+                    entry.publisher = publishers.by_id.get(publisher_id or 0)
+                yield [entry for entry, _ in prepared]
+
+
+def _start_worker(publishers: Publishers, actor: str, base_url: str) -> None:
+    global _worker
+    _worker = (publishers, actor, base_url)
+
+
+def _prepare_in_worker(batch: list[Item]) -> list[tuple[_Prepared, int | None]]:
+    assert _worker is not None
+    publishers, actor, base_url = _worker
+    prepared = []
+    for item in batch:
+        entry = _prepare(item, publishers=publishers, base_url=base_url)
+        publisher, entry.publisher = entry.publisher, None
+        if publisher is not None and entry.incoming is not None and entry.key is not None:
+            incoming = entry.incoming.model_copy(update={"external_id": entry.key})
+            entry.rows, entry.refused = _render(publisher, incoming, entry.item, actor, base_url)
+        prepared.append((entry, publisher.id if publisher is not None else None))
+    return prepared
+
+
+def _render(
+    publisher: Publisher, incoming: ReviewIn, item: Item, actor: str, base_url: str
+) -> tuple[reviews.NewReview | None, list[Finding] | None]:
+    """A new review's rows, or the errors for which ``reviews.render`` refused it."""
+    try:
+        rows = reviews.new_review(
+            publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+        )
+    except Unprocessable as error:
+        return None, _render_findings(error, item)
+    return rows, None
 
 
 def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
@@ -559,13 +645,13 @@ def _write(
             continue
         incoming = entry.incoming.model_copy(update={"external_id": external_id})
         if review is None:
-            try:
-                rows = reviews.new_review(
-                    publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+            rows, refused = entry.rows, entry.refused
+            if rows is None and refused is None:
+                rows, refused = _render(publisher, incoming, entry.item, actor, base_url)
+            if rows is None:
+                outcomes.append(
+                    _Outcome(index, "invalid", None, [*entry.findings, *(refused or [])])
                 )
-            except Unprocessable as error:
-                refused = _render_findings(error, entry.item)
-                outcomes.append(_Outcome(index, "invalid", None, [*entry.findings, *refused]))
                 continue
             outcome = _Outcome(index, "created", rows.id, entry.findings)
             creates.append(_Create(outcome, entry, rows))
