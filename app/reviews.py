@@ -111,12 +111,7 @@ _REVIEW_COLUMNS = tuple(
 
 def new_review(*, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str) -> NewReview:
     """A created review's rows, for ``crud.insert_reviews``; Unprocessable as ``create``."""
-    now = datetime.now(UTC)
-    review_id = new_review_id()
-    document = incoming.document()
-    rendered = render(
-        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
-    )
+    now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
     review = Fields(
         id=review_id,
         publisher=publisher,
@@ -138,12 +133,7 @@ def new_review(*, publisher: Publisher, incoming: ReviewIn, actor: str, base_url
 def create(
     *, session: Session, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str
 ) -> ClaimReview:
-    now = datetime.now(UTC)
-    review_id = new_review_id()
-    document = incoming.document()
-    rendered = render(
-        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
-    )
+    now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
     review = ClaimReview(
         id=review_id,
         publisher=publisher,
@@ -163,6 +153,18 @@ def create(
         now=now,
     )
     return review
+
+
+def _first_version(
+    publisher: Publisher, incoming: ReviewIn, base_url: str
+) -> tuple[datetime, str, dict[str, Any], Rendered]:
+    now = datetime.now(UTC)
+    review_id = new_review_id()
+    document = incoming.document()
+    rendered = render(
+        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
+    )
+    return now, review_id, document, rendered
 
 
 def replace(
