@@ -1,5 +1,6 @@
 """The ``claimreview`` command: run the service and administer it from a shell (§9)."""
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -210,6 +211,10 @@ def import_files(
         str | None,
         typer.Option(help="Publisher slug for every review; else each ClaimReview's author."),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(min=1, help="Processes that check and render (default: one per CPU)."),
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Import ClaimReview markup (NDJSON, JSON-LD, DataFeeds, HTML pages) as published reviews.
 
@@ -239,6 +244,7 @@ def import_files(
                         base_url=settings.public_base_url,
                         report=report,
                         progress=reading.reporter(progress, task, start=done),
+                        processes=processes,
                     )
                 except (OSError, ValueError) as error:
                     session.rollback()

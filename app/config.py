@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     public_reads: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     access_log: bool = True
     log_level: str = "info"
     log_format: Literal["json", "text"] = "json"

@@ -1,14 +1,16 @@
 """Every SQL statement of the write side and of ordinary reads. Callers only flush; the session
 dependency commits (db.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import (
     ApiKey,
+    Base,
     ClaimReview,
     IdempotencyRecord,
     OutboxEvent,
@@ -68,6 +70,36 @@ def get_review_by_external_id(
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def insert_reviews(
+    *,
+    session: Session,
+    reviews: Sequence[dict[str, Any]],
+    revisions: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    tags: Mapping[str, Sequence[str]],
+) -> None:
+    """New reviews (column values; ``tags`` by review id) with their revisions, outbox events
+    and tag rows: one multi-row INSERT per table, where the ORM would flush row by row."""
+    table = _table(ClaimReview)
+    created = session.execute(insert(table).returning(table.c.id, table.c.pk), reviews)
+    pks: dict[str, int] = {review_id: pk for review_id, pk in created}
+    session.execute(insert(_table(ReviewRevision)), revisions)
+    if events:
+        session.execute(insert(_table(OutboxEvent)), events)
+    rows = [
+        {"review_pk": pks[review_id], "tag_key": key}
+        for review_id, keys in tags.items()
+        for key in keys
+    ]
+    if rows:
+        session.execute(insert(_table(ReviewTag)), rows)
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's Core table: inserting into it skips the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
 
 
 def list_revisions(*, session: Session, review_id: str) -> Sequence[ReviewRevision]:

@@ -36,9 +36,13 @@ So importing the same content again changes nothing (``unchanged``), changed con
 findings and not stored. A review that was retracted stays retracted (``unchanged``, with a
 ``retracted`` warning): bringing it back is an editorial act, done with PUT by external_id.
 
-The input is written in batches of ``BATCH_SIZE`` ClaimReviews, each committed as one transaction;
-each item is written inside a SAVEPOINT, so it is stored whole or not at all and a bad item does
-not sink its batch. Existing reviews of a batch are looked up in one query.
+The input is written in batches of ``BATCH_SIZE`` ClaimReviews, each committed as one transaction,
+so a review is stored whole (with its revision, outbox event and tags) or not at all. Existing
+reviews of a batch are looked up in one query and updated one by one; its new reviews are
+rendered by ``reviews.new_review`` (the rows ``reviews.create`` writes) and inserted together,
+a few multi-row INSERTs in one SAVEPOINT. When the database refuses them (a value it cannot
+store, a key another import stored meanwhile), each is inserted again in its own SAVEPOINT, so a
+bad item does not sink its batch.
 
 Findings of the import itself (profile ``import``): unknown-publisher E (no publisher matches the
 author), invalid-value E (a value the service cannot store, e.g. a non-http URL or a malformed
@@ -49,12 +53,16 @@ script that is not JSON is ``invalid-json`` E, and a page without structured dat
 ``empty-document`` E, under the shape profile as in ``validation``.
 """
 
+import collections
 import dataclasses
 import hashlib
+import itertools
+import multiprocessing
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -269,6 +277,7 @@ class Publishers:
     ) -> None:
         self.only = only
         self.fallback = fallback
+        self.by_id = {row.id: row for row in (only, fallback, *candidates) if row is not None}
         self._by_domain: dict[str, Publisher] = {}
         self._by_name: dict[str, Publisher] = {}
         for publisher in candidates:
@@ -370,6 +379,10 @@ class _Prepared:
     incoming: ReviewIn | None = None
     key: str | None = None
     review_id: str | None = None  # when @id is one of ours
+    # Rendered ahead by a worker process, as a new review keyed ``key`` (rows, or the errors
+    # that refused it); unused when the review turns out to exist.
+    rows: reviews.NewReview | None = None
+    refused: list[Finding] | None = None
 
 
 def upsert(
@@ -382,12 +395,29 @@ def upsert(
     report: Report | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int = 1,
 ) -> Report:
-    """Create or update a review for every ClaimReview, committing after each batch."""
+    """Create or update a review for every ClaimReview, committing after each batch.
+
+    With ``processes`` > 1 (the CLI), worker processes check and render the next batches while
+    this one writes: on two cores that nearly doubles the rate, as checking and rendering are
+    four fifths of the work.
+    """
     report = report if report is not None else Report()
     applied: dict[str, int] = {}  # review id -> index of the item that wrote it in this input
-    for batch in _batches(items, batch_size or BATCH_SIZE):
-        prepared = [_prepare(item, publishers=publishers, base_url=base_url) for item in batch]
+    batches = _batches(items, batch_size or BATCH_SIZE)
+    if processes > 1:
+        # Forked workers read the publishers' columns and must never load them themselves
+        # (over this process's connection): load what a rollback expired, first.
+        for publisher in publishers.by_id.values():
+            session.refresh(publisher)
+        prepared_batches = _prepared_in_workers(batches, publishers, actor, base_url, processes)
+    else:
+        prepared_batches = (
+            [_prepare(item, publishers=publishers, base_url=base_url) for item in batch]
+            for batch in batches
+        )
+    for prepared in prepared_batches:
         _write(
             session=session,
             prepared=prepared,
@@ -398,7 +428,7 @@ def upsert(
         )
         session.commit()
         if progress is not None:
-            progress(len(batch))
+            progress(len(prepared))
     return report
 
 
@@ -411,6 +441,66 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
             batch = []
     if batch:
         yield batch
+
+
+# Checking and rendering in worker processes (forked: they inherit the publishers)
+
+_IN_FLIGHT = 2  # batches queued beyond one per worker: bounded memory, workers never idle
+_worker: tuple[Publishers, str, str] | None = None
+
+
+def _prepared_in_workers(
+    batches: Iterator[list[Item]],
+    publishers: Publishers,
+    actor: str,
+    base_url: str,
+    processes: int,
+) -> Iterator[list[_Prepared]]:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, _start_worker, (publishers, actor, base_url)) as pool:
+        pending: collections.deque[AsyncResult[list[tuple[_Prepared, int | None]]]]
+        pending = collections.deque()
+        for batch in itertools.chain(batches, [None]):
+            if batch is not None:
+                pending.append(pool.apply_async(_prepare_in_worker, (batch,)))
+            while pending and (batch is None or len(pending) > processes + _IN_FLIGHT):
+                prepared = pending.popleft().get()
+                # Publishers travel as ids: this process's own rows are the ones to write with.
+                for entry, publisher_id in prepared:
+                    entry.publisher = publishers.by_id.get(publisher_id or 0)
+                yield [entry for entry, _ in prepared]
+
+
+def _start_worker(publishers: Publishers, actor: str, base_url: str) -> None:
+    global _worker
+    _worker = (publishers, actor, base_url)
+
+
+def _prepare_in_worker(batch: list[Item]) -> list[tuple[_Prepared, int | None]]:
+    assert _worker is not None
+    publishers, actor, base_url = _worker
+    prepared = []
+    for item in batch:
+        entry = _prepare(item, publishers=publishers, base_url=base_url)
+        publisher, entry.publisher = entry.publisher, None
+        if publisher is not None and entry.incoming is not None and entry.key is not None:
+            incoming = entry.incoming.model_copy(update={"external_id": entry.key})
+            entry.rows, entry.refused = _render(publisher, incoming, entry.item, actor, base_url)
+        prepared.append((entry, publisher.id if publisher is not None else None))
+    return prepared
+
+
+def _render(
+    publisher: Publisher, incoming: ReviewIn, item: Item, actor: str, base_url: str
+) -> tuple[reviews.NewReview | None, list[Finding] | None]:
+    """A new review's rows, or the errors for which ``reviews.render`` refused it."""
+    try:
+        rows = reviews.new_review(
+            publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+        )
+    except Unprocessable as error:
+        return None, _render_findings(error, item)
+    return rows, None
 
 
 def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
@@ -504,6 +594,21 @@ def _identity(node: dict[str, Any], incoming: ReviewIn, base_url: str) -> tuple[
     return "import:" + hashlib.sha256(content.encode()).hexdigest()[:40], review_id
 
 
+@dataclass(slots=True)
+class _Outcome:
+    index: int
+    status: Status
+    review_id: str | None
+    findings: list[Finding]
+
+
+@dataclass(frozen=True, slots=True)
+class _Create:
+    outcome: _Outcome
+    entry: _Prepared
+    rows: reviews.NewReview
+
+
 def _write(
     *,
     session: Session,
@@ -513,10 +618,16 @@ def _write(
     actor: str,
     base_url: str,
 ) -> None:
+    """Existing reviews are compared and updated one by one; the batch's new reviews are
+    rendered as they come and inserted together at the end (``_insert``)."""
     by_key, by_id = _existing(session, [entry for entry in prepared if entry.incoming])
+    planned: dict[tuple[int, str], str] = {}  # (publisher, external_id) -> review created here
+    creates: list[_Create] = []
+    outcomes: list[_Outcome] = []
     for entry in prepared:
+        index = entry.item.index
         if entry.incoming is None or entry.publisher is None or entry.key is None:
-            report.add(entry.item.index, "invalid", None, entry.findings)
+            outcomes.append(_Outcome(index, "invalid", None, entry.findings))
             continue
         publisher = entry.publisher
         review = by_id.get(entry.review_id) if entry.review_id else None
@@ -525,13 +636,29 @@ def _write(
         else:
             external_id = entry.key
             review = by_key.get((publisher.id, external_id))
-        if review is not None and review.id in applied:
+        review_id = review.id if review is not None else planned.get((publisher.id, entry.key))
+        if review_id is not None and review_id in applied:
             # The same review twice in one input (say JSON-LD and microdata on one page):
             # applying both would flip it between them on every import.
-            duplicate = _duplicate(entry.item, applied[review.id])
-            report.add(entry.item.index, "unchanged", review.id, [*entry.findings, duplicate])
+            duplicate = _duplicate(entry.item, applied[review_id])
+            outcomes.append(_Outcome(index, "unchanged", review_id, [*entry.findings, duplicate]))
             continue
         incoming = entry.incoming.model_copy(update={"external_id": external_id})
+        if review is None:
+            rows, refused = entry.rows, entry.refused
+            if rows is None and refused is None:
+                rows, refused = _render(publisher, incoming, entry.item, actor, base_url)
+            if rows is None:
+                outcomes.append(
+                    _Outcome(index, "invalid", None, [*entry.findings, *(refused or [])])
+                )
+                continue
+            outcome = _Outcome(index, "created", rows.id, entry.findings)
+            creates.append(_Create(outcome, entry, rows))
+            outcomes.append(outcome)
+            applied[rows.id] = index
+            planned[(publisher.id, entry.key)] = rows.id
+            continue
         status, review, findings = _upsert_one(
             session=session,
             review=review,
@@ -542,11 +669,68 @@ def _write(
             base_url=base_url,
         )
         if review is not None:
-            applied[review.id] = entry.item.index
+            applied[review.id] = index
             by_id[review.id] = review
             if review.external_id is not None:
                 by_key[(publisher.id, review.external_id)] = review
-        report.add(entry.item.index, status, review.id if review else None, findings)
+        outcomes.append(_Outcome(index, status, review.id if review else None, findings))
+    _insert(session=session, creates=creates, actor=actor, base_url=base_url)
+    for outcome in outcomes:
+        report.add(outcome.index, outcome.status, outcome.review_id, outcome.findings)
+
+
+def _insert(*, session: Session, creates: list[_Create], actor: str, base_url: str) -> None:
+    """The batch's new reviews in one SAVEPOINT; when the database refuses that, each in its
+    own, so that one bad item (or one a concurrent import stored first) never sinks the rest."""
+    if not creates:
+        return
+    try:
+        with session.begin_nested():
+            _insert_rows(session, [create.rows for create in creates])
+        return
+    except (IntegrityError, DataError):
+        pass
+    for create in creates:
+        outcome, entry = create.outcome, create.entry
+        try:
+            with session.begin_nested():
+                _insert_rows(session, [create.rows])
+        except IntegrityError:
+            # Another import stored this external_id first: update that review instead.
+            assert entry.publisher is not None and entry.incoming is not None
+            external_id = create.rows.review["external_id"]
+            review = crud.get_review_by_external_id(
+                session=session,
+                publisher_id=entry.publisher.id,
+                external_id=external_id,
+                for_update=True,
+            )
+            if review is None:
+                raise
+            status, review, findings = _upsert_one(
+                session=session,
+                review=review,
+                publisher=entry.publisher,
+                incoming=entry.incoming.model_copy(update={"external_id": external_id}),
+                entry=entry,
+                actor=actor,
+                base_url=base_url,
+            )
+            outcome.status, outcome.findings = status, findings
+            outcome.review_id = review.id if review else None
+        except DataError as error:
+            outcome.status, outcome.review_id = "invalid", None
+            outcome.findings = [*outcome.findings, _refused(entry.item, error)]
+
+
+def _insert_rows(session: Session, rows: list[reviews.NewReview]) -> None:
+    crud.insert_reviews(
+        session=session,
+        reviews=[row.review for row in rows],
+        revisions=[row.revision for row in rows],
+        events=[row.event for row in rows if row.event is not None],
+        tags={row.id: row.tag_keys for row in rows},
+    )
 
 
 def _existing(
@@ -620,15 +804,18 @@ def _upsert_one(
                 for_update=True,
             )
         except DataError as error:
-            refused = Finding(
-                "error",
-                "import",
-                entry.item.pointer,
-                "invalid-value",
-                f"The database refused a value: {error.orig}",
-            )
-            return "invalid", None, [*findings, refused]
+            return "invalid", None, [*findings, _refused(entry.item, error)]
     raise AssertionError("unreachable")
+
+
+def _refused(item: Item, error: DataError) -> Finding:
+    return Finding(
+        "error",
+        "import",
+        item.pointer,
+        "invalid-value",
+        f"The database refused a value: {error.orig}",
+    )
 
 
 def _still_retracted(item: Item) -> Finding:

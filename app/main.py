@@ -59,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(
-        RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+        body_limits={"/v1/import": settings.max_import_bytes},
     )
     errors.install(app)
     for module in (

@@ -15,6 +15,7 @@ the application's plain routes. What matched nothing is ``unmatched``.
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import Match, Route
@@ -29,9 +30,17 @@ UNMATCHED = "unmatched"
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        access_log: bool,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits or {}  # by exact path: bulk routes take more
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -43,7 +52,7 @@ class RequestMiddleware:
         logs.request_id.set(request_id)
         status = 500
         sent = 0
-        limit = self.max_body_bytes
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
 
         declared = _content_length(scope)
         if declared is not None and declared > limit:

@@ -1,9 +1,15 @@
 """Writing reviews. Every change goes through ``_commit_change``, which renders the JSON-LD once,
 validates it, normalises the verdict, bumps the version and writes the revision and the outbox
 event in the caller's transaction (§3) — so no route can store a review some other way.
+
+The importer creates reviews by the hundred: ``new_review`` computes the very same rows as
+``create`` (``_apply_change`` sets the columns of both) as plain values, and
+``crud.insert_reviews`` writes a batch of them with a few multi-row INSERTs instead of ORM
+flushes, which cost ten times the rendering.
 """
 
 import dataclasses
+import types
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -78,15 +84,56 @@ def render(
     return Rendered(jsonld=jsonld.dumps(node), findings=findings, verdict=verdict)
 
 
+class Fields(types.SimpleNamespace):
+    """The columns of a review being created in bulk: plain attributes, no ORM instrumentation
+    (which costs a third of the time of building a row)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewReview:
+    """The rows ``create`` would write for one review, as column values."""
+
+    review: dict[str, Any]
+    revision: dict[str, Any]
+    event: dict[str, Any] | None
+    tag_keys: list[str]
+
+    @property
+    def id(self) -> str:
+        return str(self.review["id"])
+
+
+# Every column of claim_review but the key, which the database hands out.
+_REVIEW_COLUMNS = tuple(
+    column.key for column in ClaimReview.__table__.columns if column.key != "pk"
+)
+
+
+def new_review(*, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str) -> NewReview:
+    """A created review's rows, for ``crud.insert_reviews``; Unprocessable as ``create``."""
+    now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
+    review = Fields(
+        id=review_id,
+        publisher=publisher,
+        publisher_id=publisher.id,
+        status="draft",
+        created_at=now,
+        version=0,
+    )
+    _apply_change(review, document=document, status=incoming.status, rendered=rendered, now=now)
+    event = _event_type("draft", incoming.status)
+    return NewReview(
+        review={column: getattr(review, column) for column in _REVIEW_COLUMNS},
+        revision=_revision(review, kind="created", actor=actor),
+        event=_event(review, event) if event else None,
+        tag_keys=sorted(_tag_keys(document)),
+    )
+
+
 def create(
     *, session: Session, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str
 ) -> ClaimReview:
-    now = datetime.now(UTC)
-    review_id = new_review_id()
-    document = incoming.document()
-    rendered = render(
-        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
-    )
+    now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
     review = ClaimReview(
         id=review_id,
         publisher=publisher,
@@ -106,6 +153,18 @@ def create(
         now=now,
     )
     return review
+
+
+def _first_version(
+    publisher: Publisher, incoming: ReviewIn, base_url: str
+) -> tuple[datetime, str, dict[str, Any], Rendered]:
+    now = datetime.now(UTC)
+    review_id = new_review_id()
+    document = incoming.document()
+    rendered = render(
+        review_id=review_id, document=document, publisher=publisher, base_url=base_url, now=now
+    )
+    return now, review_id, document, rendered
 
 
 def replace(
@@ -215,6 +274,26 @@ def _commit_change(
     now: datetime,
 ) -> None:
     previous_status = review.status if review.version else "draft"
+    _apply_change(review, document=document, status=status, rendered=rendered, now=now)
+    session.add(review)
+    session.flush()
+    crud.replace_tags(session=session, review_pk=review.pk, tag_keys=_tag_keys(document))
+    session.add(ReviewRevision(**_revision(review, kind=kind, actor=actor)))
+    event = _event_type(previous_status, status)
+    if event:
+        session.add(OutboxEvent(**_event(review, event)))
+    session.flush()
+
+
+def _apply_change(
+    review: ClaimReview | Fields,
+    *,
+    document: dict[str, Any],
+    status: str,
+    rendered: Rendered,
+    now: datetime,
+) -> None:
+    """Set every column a change writes, the derived ones and the native bytes included."""
     review.document = document
     review.status = status
     review.url = document["url"]
@@ -231,36 +310,32 @@ def _commit_change(
     review.retracted_at = now if status == "retracted" else None
     _derive_query_columns(review, document)
     review.native = orjson.dumps(present_review(review))
-    session.add(review)
-    session.flush()
-    crud.replace_tags(session=session, review_pk=review.pk, tag_keys=_tag_keys(document))
-    session.add(
-        ReviewRevision(
-            review_id=review.id,
-            version=review.version,
-            kind=kind,
-            status=status,
-            document=document,
-            jsonld=rendered.jsonld,
-            actor=actor,
-            created_at=now,
-        )
-    )
-    event = _event_type(previous_status, status)
-    if event:
-        session.add(
-            OutboxEvent(
-                review_id=review.id,
-                publisher_id=review.publisher_id,
-                type=event,
-                version=review.version,
-                created_at=now,
-            )
-        )
-    session.flush()
 
 
-def _derive_query_columns(review: ClaimReview, document: dict[str, Any]) -> None:
+def _revision(review: ClaimReview | Fields, *, kind: str, actor: str) -> dict[str, Any]:
+    return {
+        "review_id": review.id,
+        "version": review.version,
+        "kind": kind,
+        "status": review.status,
+        "document": review.document,
+        "jsonld": review.jsonld,
+        "actor": actor,
+        "created_at": review.updated_at,
+    }
+
+
+def _event(review: ClaimReview | Fields, event_type: str) -> dict[str, Any]:
+    return {
+        "review_id": review.id,
+        "publisher_id": review.publisher_id,
+        "type": event_type,
+        "version": review.version,
+        "created_at": review.updated_at,
+    }
+
+
+def _derive_query_columns(review: ClaimReview | Fields, document: dict[str, Any]) -> None:
     """The columns that filters, sorting and full-text search use, all from the document."""
     label = document.get("rating", {}).get("label")
     claimant = document.get("claim", {}).get("author", {}).get("name")
@@ -290,7 +365,7 @@ def moment(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def present_review(review: ClaimReview) -> dict[str, Any]:
+def present_review(review: ClaimReview | Fields) -> dict[str, Any]:
     """The native JSON of a stored review (stored as bytes and served by every read)."""
     body: dict[str, Any] = {"id": review.id, "publisher": review.publisher.slug}
     body.update(review.document)

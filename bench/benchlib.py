@@ -110,14 +110,23 @@ def vm_rss_mb(pid: int) -> float:
 
 
 class Server:
-    """One uvicorn process on PORT."""
+    """One uvicorn process on PORT, or on ``port`` for scripts that may run beside those."""
 
     def __init__(
-        self, name: str, target: list[str], env: dict[str, str], ready: str, *, workers: int = 1
+        self,
+        name: str,
+        target: list[str],
+        env: dict[str, str],
+        ready: str,
+        port: int = PORT,
+        *,
+        workers: int = 1,
     ) -> None:
         self.name = name
+        self.base = f"http://127.0.0.1:{port}"
         self.log_path = OUT / f"{name}.log"
-        self.command = [*UVICORN, "--workers", str(workers), *target]
+        # UVICORN ends "--port", PORT
+        self.command = [*UVICORN[:-1], str(port), "--workers", str(workers), *target]
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         self.ready = ready
         self.process: subprocess.Popen[bytes] | None = None
@@ -134,7 +143,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             try:
-                if httpx.get(BASE + self.ready, timeout=5).status_code == 200:
+                if httpx.get(self.base + self.ready, timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -386,14 +386,16 @@ def test_import_commits_each_batch_and_a_bad_item_does_not_sink_its_batch(
     client: TestClient, fce: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(importer, "BATCH_SIZE", 3)
-    original = crud.replace_tags
+    original = crud.insert_reviews
+    attempts: list[int] = []
 
-    def failing_tags(*, session: Any, review_pk: int, tag_keys: set[str]) -> None:
-        if "explode" in tag_keys:  # fails after the review row was written: the savepoint undoes it
+    def failing_tags(**rows: Any) -> None:
+        attempts.append(len(rows["reviews"]))
+        original(**rows)  # the review rows are written; the savepoint must undo them
+        if any("explode" in keys for keys in rows["tags"].values()):
             raise DataError("INSERT INTO review_tag ...", {}, Exception("value too long"))
-        original(session=session, review_pk=review_pk, tag_keys=tag_keys)
 
-    monkeypatch.setattr(crud, "replace_tags", failing_tags)
+    monkeypatch.setattr(crud, "insert_reviews", failing_tags)
     nodes = [claim_review(number) for number in range(8)]
     nodes[4]["keywords"] = ["explode"]
     nodes[2]["reviewRating"] = {"@type": "Rating", "ratingValue": 1}
@@ -403,22 +405,32 @@ def test_import_commits_each_batch_and_a_bad_item_does_not_sink_its_batch(
     assert counts(report) == (6, 0, 0, 2)
     assert [index for index, status in statuses(report) if status == "invalid"] == [2, 4]
     assert report["items"][4]["findings"][-1]["code"] == "invalid-value"
-    urls = sorted(item["url"] for item in stored(client, fce))
-    assert urls == sorted(nodes[n]["url"] for n in (0, 1, 3, 5, 6, 7))
+    # Batches [0-2] and [6-7] in one INSERT each; [3-5] refused, then item by item.
+    assert attempts == [2, 3, 1, 1, 1, 2]
+    kept = stored(client, fce)
+    assert sorted(item["url"] for item in kept) == sorted(
+        nodes[n]["url"] for n in (0, 1, 3, 5, 6, 7)
+    )
+    assert {item["id"] for item in kept} == {
+        item["id"] for item in report["items"] if item["status"] == "created"
+    }
+    for item in kept:
+        history = client.get(f"/v1/claim-reviews/{item['id']}/revisions", headers=fce)
+        assert [entry["version"] for entry in history.json()["items"]] == [1]
 
 
 def test_import_keeps_the_batches_committed_before_a_failure(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(importer, "BATCH_SIZE", 3)
-    original = reviews.create
+    original = reviews.new_review
 
     def crash_on_seventh(**kwargs: Any) -> Any:
         if kwargs["incoming"].url.endswith("/claims/6"):
             raise RuntimeError("the process died")
         return original(**kwargs)
 
-    monkeypatch.setattr(reviews, "create", crash_on_seventh)
+    monkeypatch.setattr(reviews, "new_review", crash_on_seventh)
     app = create_app(settings)
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
         make_publisher(client, **FCE)
@@ -431,6 +443,46 @@ def test_import_keeps_the_batches_committed_before_a_failure(
     assert crashed.status_code == 500
     # Batches [0-2] and [3-5] committed; [6-8] rolled back as a whole.
     assert len(kept) == 6
+
+
+def test_import_of_keys_another_import_stored_meanwhile_updates_them(
+    client: TestClient, fce: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = post_import(
+        client, ndjson(*(claim_review(n) for n in range(3))), fce, content_type=NDJSON
+    )
+    # As if a concurrent import stored these keys after this one looked them up: the batch
+    # INSERT hits the unique (publisher, external_id) constraint and falls back item by item.
+    monkeypatch.setattr(importer, "_existing", lambda session, prepared: ({}, {}))
+    nodes = [claim_review(0), claim_review(1, headline="Checked again"), claim_review(3)]
+
+    report = post_import(client, ndjson(*nodes), fce, content_type=NDJSON)
+
+    assert statuses(report) == [(0, "unchanged"), (1, "updated"), (2, "created")]
+    ids = [item["id"] for item in first["items"]]
+    assert [item["id"] for item in report["items"][:2]] == ids[:2]
+    assert len(stored(client, fce)) == 4
+    assert review(client, ids[1], fce)["headline"] == "Checked again"
+
+
+def test_import_has_its_own_body_cap(settings: Settings) -> None:
+    capped = settings.model_copy(update={"max_body_bytes": 1024, "max_import_bytes": 64 * 1024})
+    with TestClient(create_app(capped), base_url=BASE_URL) as client:
+        make_publisher(client, **FCE)
+        key = {**bearer(make_key(client, "fce")), **NDJSON}
+        body = ndjson(*(claim_review(number) for number in range(20)))
+        assert 1024 < len(body) < 64 * 1024
+
+        imported = client.post("/v1/import", content=body, headers=key)
+        validated = client.post("/v1/validate", content=body, headers=NDJSON)
+        too_large = client.post("/v1/import", content=body * 10, headers=key)
+
+    assert imported.status_code == 200
+    assert counts(imported.json()) == (20, 0, 0, 0)
+    assert validated.status_code == 413
+    assert too_large.status_code == 413
+    assert too_large.headers["content-type"] == "application/problem+json"
+    assert str(64 * 1024) in too_large.json()["detail"]
 
 
 # Publishers and permissions

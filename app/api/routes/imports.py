@@ -7,6 +7,7 @@ in ``app/importer.py``.
 """
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -73,7 +74,8 @@ class Upload:
 
 
 async def upload(request: Request) -> Upload:
-    """The raw body and what it is. Size is capped by the middleware before this runs."""
+    """The raw body and what it is. Size is capped by the middleware before this runs
+    (``CLAIMREVIEW_MAX_IMPORT_BYTES`` for imports, ``CLAIMREVIEW_MAX_BODY_BYTES`` else)."""
     raw = await request.body()
     if not raw.strip():
         raise MalformedBody(
@@ -150,18 +152,21 @@ def import_markup(
 ) -> Response:
     """Create or update reviews from ClaimReview markup (idempotent; batches commit one by one)."""
     publishers = _publishers(session, principal, publisher)
+    # Parsed batch by batch as the import goes (the first item read here to refuse an input
+    # without any), so a large NDJSON body is never held as Python objects all at once.
+    items = importer.claim_reviews(importer.sources(body.raw, body.kind))
     try:
-        items = list(importer.claim_reviews(importer.sources(body.raw, body.kind)))
+        first = next(items, None)
     except ValueError as error:
         raise _unreadable(error) from None
-    if not items:
+    if first is None:
         raise Unprocessable(
             "The body holds no ClaimReview.",
             errors=[{"path": "/", "message": "no node with @type ClaimReview"}],
         )
     report = importer.upsert(
         session=session,
-        items=items,
+        items=itertools.chain([first], items),
         publishers=publishers,
         actor=principal.actor,
         base_url=settings.public_base_url,
