@@ -725,3 +725,22 @@ def assert_error_shape(path: str, response: Any) -> None:
     assert problem["title"] and problem["detail"]
     if response.status_code == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_idempotency_keys_are_not_shared_between_publishers(world: World) -> None:
+    """B resending A's request under A's Idempotency-Key gets a review of its own, never A's
+    stored answer (which shows A's draft)."""
+    body = seed_review(status="draft", url=world.url(), external_id=None) | _private_fields()
+    shared = {"Idempotency-Key": "the-same-key"}
+
+    first = world.client.post(
+        "/v1/claim-reviews", json=body, headers=bearer(world.owner_key) | shared
+    )
+    second = world.client.post(
+        "/v1/claim-reviews", json=body, headers=bearer(world.other_key) | shared
+    )
+
+    assert first.status_code == second.status_code == 201, second.text
+    assert "idempotent-replayed" not in second.headers
+    assert second.json()["publisher"] == "beta"
+    assert second.json()["id"] != first.json()["id"]
