@@ -548,88 +548,98 @@ def _page_of(page_id: str) -> dict[str, Any]:
 
 
 # The expected status of every cell. "invalid" is each of INVALID; "anonymous-private" is no
-# key on a service with CLAIMREVIEW_PUBLIC_READS=false.
-#                                                     owner reader other admin anon invalid private
+# key on a service with CLAIMREVIEW_PUBLIC_READS=false. The rows most operations share:
+# fmt: off
+#              owner reader other admin anon invalid private
+PUBLIC =       (200, 200,   200,  200,  200, 401,    401)  # published: anyone with no bad key
+OWN_DRAFTS =   (200, 200,   200,  200,  401, 401,    401)  # each key lists its own drafts only
+DRAFT =        (200, 200,   404,  200,  404, 401,    401)  # A's draft: 404 hides it from others
+OWN =          (200, 200,   404,  200,  401, 401,    401)  # A's records: history, webhooks...
+CHANGE =       (200, 403,   404,  200,  401, 401,    401)  # changing A's review
+ADMIN_ONLY =   (403, 403,   403,  200,  401, 401,    401)
+OPEN =         (200, 200,   200,  200,  200, 200,    200)  # nothing stored is read
+UNPUBLISHED =  (404, 404,   404,  404,  404, 401,    401)  # public views of drafts: none
+PAGE_READ =    (200, 403,   404,  403,  401, 401,    401)  # Google pages: A's write key only
+GOOGLE_404 =   (404, 404,   404,  404,  404, 404,    404)
 EXPECTED: dict[str, tuple[int, int, int, int, int, int, int]] = {
-    "GET /v1/claim-reviews [q]":                          (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/claim-reviews [drafts]":                     (200, 200, 200, 200, 401, 401, 401),
-    "GET /v1/claim-reviews [drafts as JSON-LD]":          (200, 200, 200, 200, 401, 401, 401),
-    "GET /v1/facets [q]":                                 (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/facets [drafts]":                            (200, 200, 200, 200, 401, 401, 401),
-    "POST /v1/claim-reviews":                             (201, 403, 403, 201, 401, 401, 401),
-    "PUT /v1/claim-reviews/by-external-id/{external_id}": (200, 403, 403, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}.jsonld [published]": (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/claim-reviews/{review_id}.jsonld [draft]":   (200, 200, 404, 200, 404, 401, 401),
-    "GET /v1/claim-reviews/{review_id} [published]":      (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/claim-reviews/{review_id} [draft]":          (200, 200, 404, 200, 404, 401, 401),
-    "GET /v1/claim-reviews/{review_id} [unpublished]":    (200, 200, 404, 200, 404, 401, 401),
+    "GET /v1/claim-reviews [q]":                               PUBLIC,
+    "GET /v1/claim-reviews [drafts]":                          OWN_DRAFTS,
+    "GET /v1/claim-reviews [drafts as JSON-LD]":               OWN_DRAFTS,
+    "GET /v1/facets [q]":                                      PUBLIC,
+    "GET /v1/facets [drafts]":                                 OWN_DRAFTS,
+    "POST /v1/claim-reviews":                                  (201, 403, 403, 201, 401, 401, 401),
+    "PUT /v1/claim-reviews/by-external-id/{external_id}":      (200, 403, 403, 200, 401, 401, 401),
+    "GET /v1/claim-reviews/{review_id}.jsonld [published]":    PUBLIC,
+    "GET /v1/claim-reviews/{review_id}.jsonld [draft]":        DRAFT,
+    "GET /v1/claim-reviews/{review_id} [published]":           PUBLIC,
+    "GET /v1/claim-reviews/{review_id} [draft]":               DRAFT,
+    "GET /v1/claim-reviews/{review_id} [unpublished]":         DRAFT,
     "GET /v1/claim-reviews/{review_id} [draft as JSON-LD, If-None-Match]":
-                                                          (304, 304, 404, 304, 404, 401, 401),
-    "PUT /v1/claim-reviews/{review_id}":                  (200, 403, 404, 200, 401, 401, 401),
-    "PATCH /v1/claim-reviews/{review_id} [published]":    (200, 403, 404, 200, 401, 401, 401),
-    "PATCH /v1/claim-reviews/{review_id} [draft]":        (200, 403, 404, 200, 401, 401, 401),
-    "DELETE /v1/claim-reviews/{review_id}":               (204, 403, 404, 204, 401, 401, 401),
-    "POST /v1/claim-reviews/{review_id}/corrections":     (201, 403, 404, 201, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/revisions [published]": (200, 200, 404, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/revisions [draft]": (200, 200, 404, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/revisions/{version} [draft]":
-                                                          (200, 200, 404, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/revisions/{version} [unpublished]":
-                                                          (200, 200, 404, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/embed [published]": (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/claim-reviews/{review_id}/embed [draft]":    (200, 200, 404, 200, 404, 401, 401),
-    "GET /v1/markup [published]":                         (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/markup [draft]":                             (404, 404, 404, 404, 404, 401, 401),
-    "GET /v1/markup [draft as HTML]":                     (404, 404, 404, 404, 404, 401, 401),
-    "GET /claim-reviews/{review_id} [published]":         (200, 200, 200, 200, 200, 401, 401),
-    "GET /claim-reviews/{review_id} [draft]":             (200, 200, 404, 200, 404, 401, 401),
-    "POST /v1/publishers":                                (403, 403, 403, 201, 401, 401, 401),
-    "GET /v1/publishers":                                 (403, 403, 403, 200, 401, 401, 401),
-    "GET /v1/publishers/{slug}":                          (200, 200, 404, 200, 401, 401, 401),
-    "PATCH /v1/publishers/{slug}":                        (403, 403, 403, 200, 401, 401, 401),
-    "POST /v1/publishers/{slug}/keys":                    (403, 403, 403, 201, 401, 401, 401),
-    "GET /v1/publishers/{slug}/keys":                     (403, 403, 403, 200, 401, 401, 401),
-    "DELETE /v1/keys/{key_id}":                           (403, 403, 403, 204, 401, 401, 401),
-    "GET /v1/publishers/{slug}/rating-scale":             (200, 200, 404, 200, 401, 401, 401),
-    "PUT /v1/publishers/{slug}/rating-scale":             (403, 403, 403, 200, 401, 401, 401),
-    "GET /v1/feed":                                       (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/export [ndjson]":                            (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/export [jsonld with tombstones]":            (200, 200, 200, 200, 200, 401, 401),
-    "GET /v1/export [drafts as CSV]":                     (200, 200, 200, 200, 401, 401, 401),
-    "GET /v1/export [drafts as gzipped NDJSON]":          (200, 200, 200, 200, 401, 401, 401),
-    "POST /v1/webhooks":                                  (201, 201, 403, 201, 401, 401, 401),
-    "GET /v1/webhooks":                                   (200, 200, 200, 200, 401, 401, 401),
-    "GET /v1/webhooks/{webhook_id}":                      (200, 200, 404, 200, 401, 401, 401),
-    "DELETE /v1/webhooks/{webhook_id}":                   (204, 204, 404, 204, 401, 401, 401),
-    "GET /v1/webhooks/{webhook_id}/deliveries":           (200, 200, 404, 200, 401, 401, 401),
-    # Validation stores nothing and reads nothing stored: it ignores credentials.
-    "POST /v1/validate":                                  (200, 200, 200, 200, 200, 200, 200),
-    "POST /v1/import":                                    (200, 403, 403, 200, 401, 401, 401),
-    "GET /healthz":                                       (200, 200, 200, 200, 200, 200, 200),
-    "GET /readyz":                                        (200, 200, 200, 200, 200, 200, 200),
-    "GET /v1/verdicts":                                   (200, 200, 200, 200, 200, 200, 200),
-    "GET /openapi.json":                                  (200, 200, 200, 200, 200, 200, 200),
-    "GET /docs":                                          (200, 200, 200, 200, 200, 200, 200),
-    "GET /docs/oauth2-redirect":                          (200, 200, 200, 200, 200, 200, 200),
-    "GET /redoc":                                         (200, 200, 200, 200, 200, 200, 200),
-    # Google's statuses: a write refused by validation is 400, the admin token has no pages.
-    "POST /v1alpha1/pages":                               (200, 403, 400, 403, 401, 401, 401),
-    "GET /v1alpha1/pages/{page_id} [published]":          (200, 403, 404, 403, 401, 401, 401),
-    "GET /v1alpha1/pages/{page_id} [draft]":              (404, 403, 404, 403, 401, 401, 401),
-    "PUT /v1alpha1/pages/{page_id}":                      (200, 403, 404, 403, 401, 401, 401),
-    "DELETE /v1alpha1/pages/{page_id}":                   (200, 403, 404, 403, 401, 401, 401),
-    "GET /v1alpha1/pages":                                (200, 403, 403, 403, 401, 401, 401),
-    "GET /v1alpha1/pages [draft URL]":                    (200, 403, 200, 403, 401, 401, 401),
+                                                               (304, 304, 404, 304, 404, 401, 401),
+    "PUT /v1/claim-reviews/{review_id}":                       CHANGE,
+    "PATCH /v1/claim-reviews/{review_id} [published]":         CHANGE,
+    "PATCH /v1/claim-reviews/{review_id} [draft]":             CHANGE,
+    "DELETE /v1/claim-reviews/{review_id}":                    (204, 403, 404, 204, 401, 401, 401),
+    "POST /v1/claim-reviews/{review_id}/corrections":          (201, 403, 404, 201, 401, 401, 401),
+    "GET /v1/claim-reviews/{review_id}/revisions [published]": OWN,
+    "GET /v1/claim-reviews/{review_id}/revisions [draft]":     OWN,
+    "GET /v1/claim-reviews/{review_id}/revisions/{version} [draft]": OWN,
+    "GET /v1/claim-reviews/{review_id}/revisions/{version} [unpublished]": OWN,
+    "GET /v1/claim-reviews/{review_id}/embed [published]":     PUBLIC,
+    "GET /v1/claim-reviews/{review_id}/embed [draft]":         DRAFT,
+    "GET /v1/markup [published]":                              PUBLIC,
+    "GET /v1/markup [draft]":                                  UNPUBLISHED,
+    "GET /v1/markup [draft as HTML]":                          UNPUBLISHED,
+    "GET /claim-reviews/{review_id} [published]":              PUBLIC,
+    "GET /claim-reviews/{review_id} [draft]":                  DRAFT,
+    "POST /v1/publishers":                                     (403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/publishers":                                      ADMIN_ONLY,
+    "GET /v1/publishers/{slug}":                               OWN,
+    "PATCH /v1/publishers/{slug}":                             ADMIN_ONLY,
+    "POST /v1/publishers/{slug}/keys":                         (403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/publishers/{slug}/keys":                          ADMIN_ONLY,
+    "DELETE /v1/keys/{key_id}":                                (403, 403, 403, 204, 401, 401, 401),
+    "GET /v1/publishers/{slug}/rating-scale":                  OWN,
+    "PUT /v1/publishers/{slug}/rating-scale":                  ADMIN_ONLY,
+    "GET /v1/feed":                                            PUBLIC,
+    "GET /v1/export [ndjson]":                                 PUBLIC,
+    "GET /v1/export [jsonld with tombstones]":                 PUBLIC,
+    "GET /v1/export [drafts as CSV]":                          OWN_DRAFTS,
+    "GET /v1/export [drafts as gzipped NDJSON]":               OWN_DRAFTS,
+    # Any key may subscribe (README), but only for its own publisher.
+    "POST /v1/webhooks":                                       (201, 201, 403, 201, 401, 401, 401),
+    "GET /v1/webhooks":                                        OWN_DRAFTS,  # its own
+    "GET /v1/webhooks/{webhook_id}":                           OWN,
+    "DELETE /v1/webhooks/{webhook_id}":                        (204, 204, 404, 204, 401, 401, 401),
+    "GET /v1/webhooks/{webhook_id}/deliveries":                OWN,
+    "POST /v1/validate":                                       OPEN,
+    "POST /v1/import":                                         (200, 403, 403, 200, 401, 401, 401),
+    "GET /healthz":                                            OPEN,
+    "GET /readyz":                                             OPEN,
+    "GET /v1/verdicts":                                        OPEN,
+    "GET /openapi.json":                                       OPEN,
+    "GET /docs":                                               OPEN,
+    "GET /docs/oauth2-redirect":                               OPEN,
+    "GET /redoc":                                              OPEN,
+    # Google's statuses: a write refused by validation is 400; the admin token has no pages.
+    "POST /v1alpha1/pages":                                    (200, 403, 400, 403, 401, 401, 401),
+    "GET /v1alpha1/pages/{page_id} [published]":               PAGE_READ,
+    "GET /v1alpha1/pages/{page_id} [draft]":                   (404, 403, 404, 403, 401, 401, 401),
+    "PUT /v1alpha1/pages/{page_id}":                           PAGE_READ,
+    "DELETE /v1alpha1/pages/{page_id}":                        PAGE_READ,
+    "GET /v1alpha1/pages":                                     (200, 403, 403, 403, 401, 401, 401),
+    "GET /v1alpha1/pages [draft URL]":                         (200, 403, 200, 403, 401, 401, 401),
     # claims:search ignores keys while reads are public (README, Google compatibility).
-    "GET /v1alpha1/claims:search [query]":                (200, 200, 200, 200, 200, 200, 401),
-    "GET /v1alpha1/claims:search [site]":                 (200, 200, 200, 200, 200, 200, 401),
-    "GET /v1alpha1/claims:imageSearch":                   (501, 501, 501, 501, 501, 501, 501),
-    "GET /v1alpha1/{path:path}":                          (404, 404, 404, 404, 404, 404, 404),
-    "POST /v1alpha1/{path:path}":                         (404, 404, 404, 404, 404, 404, 404),
-    "PUT /v1alpha1/{path:path}":                          (404, 404, 404, 404, 404, 404, 404),
-    "PATCH /v1alpha1/{path:path}":                        (404, 404, 404, 404, 404, 404, 404),
-    "DELETE /v1alpha1/{path:path}":                       (404, 404, 404, 404, 404, 404, 404),
-}  # fmt: skip
+    "GET /v1alpha1/claims:search [query]":                     (200, 200, 200, 200, 200, 200, 401),
+    "GET /v1alpha1/claims:search [site]":                      (200, 200, 200, 200, 200, 200, 401),
+    "GET /v1alpha1/claims:imageSearch":                        (501,) * 7,
+    "GET /v1alpha1/{path:path}":                               GOOGLE_404,
+    "POST /v1alpha1/{path:path}":                              GOOGLE_404,
+    "PUT /v1alpha1/{path:path}":                               GOOGLE_404,
+    "PATCH /v1alpha1/{path:path}":                             GOOGLE_404,
+    "DELETE /v1alpha1/{path:path}":                            GOOGLE_404,
+}
+# fmt: on
 
 
 def expected_status(case: Case, credential: str) -> int:
