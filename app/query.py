@@ -212,6 +212,12 @@ def export_reviews(
     )
 
 
+# The revision a change event shows: its own, but for a tombstone the one before it, the last
+# version partners saw. A review taken back to draft must not show the draft's new URL, and
+# an item, once in the feed, never changes.
+SHOWN_VERSION = "CASE WHEN e.type = 'review.retracted' THEN e.version - 1 ELSE e.version END"
+
+
 def feed_events(
     *,
     dialect: Dialect,
@@ -220,8 +226,9 @@ def feed_events(
     language: str | None,
     limit: int,
 ) -> tuple[str, list[Any]]:
-    """SQL answering change-feed rows ``(txid, id, type, created_at, review_id, review url,
-    review created_at, revision jsonld)`` after the cursor position ``(txid, id)``.
+    """SQL answering change-feed rows ``(txid, id, type, created_at, review_id, url, review
+    created_at, jsonld)`` after the cursor position ``(txid, id)``, the url and JSON-LD being
+    those of the revision the event shows (``SHOWN_VERSION``).
 
     SQLite commits one writer at a time, so event ids grow in commit order and the feed is
     ordered by id. PostgreSQL hands out ids (and transaction ids) before commit, so a later
@@ -248,11 +255,12 @@ def feed_events(
             f"(r.language = {sql.param(language)} OR r.language LIKE {sql.param(language + '-%')})"
         )
     txid = "0" if dialect == "sqlite" else "e.txid"
+    url = "json_extract(v.document, '$.url')" if dialect == "sqlite" else "v.document->>'url'"
     statement = (
-        f"SELECT {txid}, e.id, e.type, e.created_at, e.review_id, r.url, r.created_at,"
+        f"SELECT {txid}, e.id, e.type, e.created_at, e.review_id, {url}, r.created_at,"
         " v.jsonld FROM outbox_event e"
         " JOIN claim_review r ON r.id = e.review_id"
-        " JOIN review_revision v ON v.review_id = e.review_id AND v.version = e.version"
+        f" JOIN review_revision v ON v.review_id = e.review_id AND v.version = {SHOWN_VERSION}"
         f" WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT {sql.param(limit)}"
     )
     return statement, sql.params

@@ -52,7 +52,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -381,6 +381,10 @@ def claim(
     ).all()
     if not claimed:
         return []
+    # A tombstone carries the URL partners last saw, that of the revision before it: a review
+    # taken back to draft must not announce the draft's new URL.
+    retracted = OutboxEvent.type == "review.retracted"
+    shown_version = case((retracted, OutboxEvent.version - 1), else_=OutboxEvent.version)
     rows = session.execute(
         select(
             WebhookDelivery.id,
@@ -400,7 +404,7 @@ def claim(
             ReviewRevision,
             and_(
                 ReviewRevision.review_id == OutboxEvent.review_id,
-                ReviewRevision.version == OutboxEvent.version,
+                ReviewRevision.version == shown_version,
             ),
         )
         .where(WebhookDelivery.id.in_(claimed))

@@ -74,6 +74,12 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request, tmp_path)
+
+
+def fresh_database_url(request: pytest.FixtureRequest, directory: Path) -> str:
+    """An empty migrated database: a copy of the SQLite template in ``directory``, or the
+    PostgreSQL test database with every table emptied."""
     if POSTGRES_URL:
         url: str = request.getfixturevalue("postgres_url")
         engine = create_engine(sqlalchemy_url(url))
@@ -82,7 +88,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
         return url
-    path = tmp_path / "claimreview.db"
+    path = directory / "claimreview.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return f"sqlite:///{path}"
 

@@ -445,6 +445,26 @@ def test_events_are_delivered_signed_and_in_order(live_server: str, receiver: Re
     assert not verify_webhook(SECRET, received[0].body, stale)
 
 
+def test_a_review_taken_back_to_draft_is_announced_by_its_published_url(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Another publisher's partner hears of the retraction, not of the draft's new URL."""
+    writer = keys(client, SEED_PUBLISHER)
+    subscribe(client, keys(client, OTHER, "reviews:read"), receiver.url())
+    created = create_review(client, writer, **article(1))
+    draft = {"status": "draft", "url": "https://www.polygraph.info/a/unannounced.html"}
+
+    changed = client.patch(f"/v1/claim-reviews/{created['id']}", json=draft, headers=writer)
+    bodies = [request.json() for request in receiver.wait_for(2)]
+
+    assert changed.status_code == 200, changed.text
+    assert [body["type"] for body in bodies] == ["review.published", "review.retracted"]
+    assert bodies[1]["data"] == {
+        "@id": f"{BASE_URL}/v1/claim-reviews/{created['id']}",
+        "url": article(1)["url"],
+    }
+
+
 def test_filters_and_event_types_choose_what_is_sent(live_server: str, receiver: Receiver) -> None:
     expected = {
         "/all": [

@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app import cursors, query, syndication
 from app.api import openapi
+from app.api.review_reads import reader
 from app.api.routes.search import FiltersDep, bad_parameter
 from app.http_cache import none_match
 from app.native import normalise_language
@@ -22,7 +23,9 @@ FEED_START = (0, 0)
 EXPORT_BATCH = 2000
 
 
-@router.get("/v1/feed", response_class=Response, responses=openapi.responses(200, 304, 400, 422))
+@router.get(
+    "/v1/feed", response_class=Response, responses=openapi.responses(200, 304, 400, 401, 422)
+)
 async def feed(
     request: Request,
     since: Annotated[str | None, Query(max_length=1000, description="The `next` cursor.")] = None,
@@ -31,6 +34,7 @@ async def feed(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """Page through every change to published reviews, oldest first, as a schema.org DataFeed."""
+    await reader(request)  # a bad key is refused, and no key when reads are not public
     settings = request.app.state.settings
     reads = request.app.state.reads
     if language is not None:
@@ -64,10 +68,12 @@ async def feed(
         "limit": limit,
     }
     # A full page never changes; the last page grows as changes arrive, so check back soon.
+    # Shared caches may keep pages only while reads are public.
+    visibility = "public" if settings.public_reads else "private"
     headers = {
         "Link": f'<{settings.public_base_url}/v1/feed?{urlencode(query_next)}>; rel="next"',
         "ETag": f'"feed.{cursors.fingerprint([since, position, len(rows)])}"',
-        "Cache-Control": "public, max-age=3600" if len(rows) == limit else "public, max-age=5",
+        "Cache-Control": f"{visibility}, max-age={3600 if len(rows) == limit else 5}",
     }
     if none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
