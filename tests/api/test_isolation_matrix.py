@@ -471,6 +471,7 @@ CASES = [
     # Operations and documentation
     Case("GET", "/healthz", lambda w: Call("/healthz")),
     Case("GET", "/readyz", lambda w: Call("/readyz")),
+    Case("GET", "/metrics", lambda w: Call("/metrics")),
     Case("GET", "/v1/verdicts", lambda w: Call("/v1/verdicts")),
     Case("GET", "/openapi.json", lambda w: Call("/openapi.json")),
     Case("GET", "/docs", lambda w: Call("/docs")),
@@ -606,6 +607,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int]] = {
     "POST /v1/import":                                         (200, 403, 403, 200, 401, 401, 401),
     "GET /healthz":                                            OPEN,
     "GET /readyz":                                             OPEN,
+    "GET /metrics":                                            OPEN,
     "GET /v1/verdicts":                                        OPEN,
     "GET /openapi.json":                                       OPEN,
     "GET /docs":                                               OPEN,
