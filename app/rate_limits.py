@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl
 
@@ -61,21 +61,16 @@ class Rate:
     name: str
     per_second: float
     burst: int
+    interval: float = field(init=False)  # seconds between requests, once the burst is spent
+    window: float = field(init=False)  # seconds an empty bucket takes to refill completely
 
-    @property
-    def interval(self) -> float:
-        return 1.0 / self.per_second
-
-    @property
-    def window(self) -> float:
-        """Seconds a full burst takes to refill: how far ahead of now a bucket may run."""
-        return self.burst / self.per_second
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", 1.0 / self.per_second)
+        object.__setattr__(self, "window", self.burst / self.per_second)
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    key: str
-    rate: Rate
+# A bucket: its key (``ip:...`` or ``key:...``) and the rate it is held to.
+Bucket = tuple[str, Rate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +98,14 @@ class MemoryStore:
             self._sweep(now)
         tats = self._tats
         arrivals = []
-        for bucket in buckets:
-            arrival = max(tats.get(bucket.key, now), now) + bucket.rate.interval
-            wait = arrival - bucket.rate.window - now
+        for key, rate in buckets:
+            arrival = max(tats.get(key, now), now) + rate.interval
+            wait = arrival - rate.window - now
             if wait > 0:
-                return Refusal(bucket.rate, wait)
+                return Refusal(rate, wait)
             arrivals.append(arrival)
-        for bucket, arrival in zip(buckets, arrivals, strict=True):
-            tats[bucket.key] = arrival
+        for (key, _), arrival in zip(buckets, arrivals, strict=True):
+            tats[key] = arrival
         return None
 
     async def close(self) -> None:
@@ -164,11 +159,11 @@ class RedisStore:
         if self._down and time.monotonic() < self._retry_at:
             return await self._fallback.acquire(buckets)
         args: list[float] = []
-        for bucket in buckets:
-            args += (bucket.rate.interval, bucket.rate.window)
+        for _, rate in buckets:
+            args += (rate.interval, rate.window)
         try:
             index, wait = await self._script(
-                keys=[self._prefix + bucket.key for bucket in buckets], args=args
+                keys=[self._prefix + key for key, _ in buckets], args=args
             )
         except (RedisError, OSError) as error:
             if not self._down:
@@ -181,7 +176,7 @@ class RedisStore:
             logger.warning("Redis is back: rate limits are shared again")
             self._down = False
         refused = int(index)
-        return Refusal(buckets[refused - 1].rate, float(wait)) if refused else None
+        return Refusal(buckets[refused - 1][1], float(wait)) if refused else None
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -204,10 +199,10 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        buckets = [Bucket("ip:" + _client_address(scope), self.ip)]
+        buckets: list[Bucket] = [("ip:" + _client_address(scope), self.ip)]
         credential = _credential(scope)
         if credential:
-            buckets.append(Bucket("key:" + hashlib.sha256(credential).hexdigest(), self.key))
+            buckets.append(("key:" + hashlib.sha256(credential).hexdigest(), self.key))
         refusal = await self.store.acquire(buckets)
         if refusal is None:
             await self.app(scope, receive, send)

@@ -11,7 +11,8 @@ body. (The body's size is capped in app/middleware.py.)
   and its buffers for as long as it likes. The deadline covers the whole body, not the gap
   between chunks, which a trickle would never exceed.
 
-Pure ASGI, like the other middleware on the hot read path: a GET costs two comparisons.
+Pure ASGI, like the other middleware on the hot read path: a request without a body (a GET)
+costs a scan of its headers; only a body's reads are timed.
 """
 
 import asyncio
@@ -39,7 +40,9 @@ class RequestLimitsMiddleware:
         if error is not None:
             await problem_response(error)(scope, receive, send)
             return
-        await self.app(scope, self._timed(receive), send)
+        if _has_body(scope):
+            receive = self._timed(receive)
+        await self.app(scope, receive, send)
 
     def _query_error(self, query: bytes) -> APIError | None:
         if len(query) > self.max_query_bytes:
@@ -74,3 +77,11 @@ class RequestLimitsMiddleware:
             return message
 
         return timed_receive
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (RFC 9112: Content-Length or Transfer-Encoding)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False

@@ -48,7 +48,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                own = {name.lower() for name, _ in headers}
+                own = {name for name, _ in headers}  # ASGI response header names are lowercase
                 headers += [header for header in ALWAYS if header[0] not in own]
                 if CSP not in own:
                     headers.append((CSP, policy))
