@@ -47,8 +47,9 @@ from app.errors import TooManyRequests, problem_response
 logger = logging.getLogger("claimreview.rate_limits")
 # How long a process keeps to its own buckets after Redis failed, before trying Redis again.
 REDIS_RETRY_SECONDS = 5.0
-# A Redis slower than this is treated as down: the limiter must not become the bottleneck.
-REDIS_TIMEOUT_SECONDS = 0.25
+# A Redis slower than this is treated as down, so that the limiter cannot stall the service;
+# generous, as one slow answer on a busy host would otherwise switch a process to its own buckets.
+REDIS_TIMEOUT_SECONDS = 1.0
 # How often the in-process store forgets buckets that have refilled (they equal absent ones).
 SWEEP_SECONDS = 60.0
 GOOGLE_PREFIX = "/v1alpha1"
