@@ -186,6 +186,7 @@ def test_redis_limits_apply_within_one_app(settings: Settings, redis_prefix: str
     changes = {
         "redis_url": REDIS_URL,
         "redis_prefix": redis_prefix,
+        "rate_limit_ip_per_second": SLOW,  # so that no bucket refills (and expires) in the test
         "rate_limit_key_per_second": SLOW,
         "rate_limit_key_burst": 3,
     }
