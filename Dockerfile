@@ -23,6 +23,7 @@ ENV CLAIMREVIEW_WORKERS=4 \
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"
 
-# Migrate first (once, before any worker starts), empty the workers' shared metrics directory,
-# then serve with several workers.
-CMD ["sh", "-c", "claimreview db upgrade && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers ${CLAIMREVIEW_WORKERS} --no-access-log --proxy-headers"]
+# `claimreview serve` migrates first (once, before any worker starts), then runs uvicorn with the
+# CLAIMREVIEW_* limits and timeouts (keep-alive, concurrency, trusted proxies); it also empties
+# the workers' shared metrics directory (PROMETHEUS_MULTIPROC_DIR).
+CMD ["sh", "-c", "exec claimreview serve --host 0.0.0.0 --port 8000 --workers ${CLAIMREVIEW_WORKERS}"]

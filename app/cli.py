@@ -57,6 +57,15 @@ def serve(
         access_log=False,  # the app writes its own access line, with the request id
         log_level=settings.log_level,
         timeout_graceful_shutdown=20,
+        # A worker that takes longer than uvicorn's 5 s to answer its supervisor's health check
+        # (a busy small host, startup importing everything) would be killed and restarted.
+        timeout_worker_healthcheck=30,
+        # The app reads X-Forwarded-For itself, from CLAIMREVIEW_TRUSTED_PROXIES only.
+        proxy_headers=False,
+        # Slow clients: idle keep-alive connections close; past the cap new ones get 503.
+        # (A slow body gets 408 from app/request_limits.py; uvicorn has no header timeout.)
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
+        limit_concurrency=settings.max_concurrency,
     )
 
 

@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
     dispatcher_interval_seconds: float = Field(default=1.0, gt=0)
     dispatcher_enabled: bool = True
+    # Limits (app/rate_limits.py, app/request_limits.py) and uvicorn's slow-client timeouts.
+    rate_limit_enabled: bool = True
+    rate_limit_ip_per_second: float = Field(default=100.0, gt=0)
+    rate_limit_ip_burst: int = Field(default=1000, ge=1)
+    rate_limit_key_per_second: float = Field(default=100.0, gt=0)
+    rate_limit_key_burst: int = Field(default=1000, ge=1)
+    redis_url: str | None = None
+    redis_prefix: str = "claimreview:ratelimit:"
+    trusted_proxies: str = "127.0.0.1,::1"
+    max_query_bytes: int = Field(default=8192, ge=256)
+    max_query_params: int = Field(default=100, ge=1)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keepalive_timeout_seconds: int = Field(default=5, ge=1)
+    max_concurrency: int = Field(default=1000, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

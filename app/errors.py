@@ -87,6 +87,10 @@ class Gone(APIError):
     status, title, code = 410, "Gone", "gone"
 
 
+class RequestTimeout(APIError):
+    status, title, code = 408, "Request Timeout", "request-timeout"
+
+
 class PreconditionFailed(APIError):
     status, title, code = 412, "Precondition Failed", "precondition-failed"
 
@@ -95,12 +99,20 @@ class PayloadTooLarge(APIError):
     status, title, code = 413, "Payload Too Large", "payload-too-large"
 
 
+class URITooLong(APIError):
+    status, title, code = 414, "URI Too Long", "uri-too-long"
+
+
 class UnsupportedMediaType(APIError):
     status, title, code = 415, "Unsupported Media Type", "unsupported-media-type"
 
 
 class Unprocessable(APIError):
     status, title, code = 422, "Unprocessable Content", "invalid-input"
+
+
+class TooManyRequests(APIError):
+    status, title, code = 429, "Too Many Requests", "too-many-requests"
 
 
 def problem_body(

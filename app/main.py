@@ -5,8 +5,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import errors, logs
+from app import errors, logs, rate_limits
 from app.api import openapi
 from app.api.routes import (
     embedding,
@@ -23,6 +24,8 @@ from app.api.routes import (
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.middleware import RequestMiddleware
+from app.request_limits import RequestLimitsMiddleware
+from app.security_headers import SecurityHeadersMiddleware
 from app.stored_reads import open_reads
 from app.webhooks import Dispatcher
 
@@ -30,6 +33,7 @@ from app.webhooks import Dispatcher
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(level=settings.log_level, fmt=settings.log_format)
+    rate_store = rate_limits.make_store(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if dispatcher is not None:
                 await dispatcher.stop()
             await app.state.reads.close()
+            await rate_store.close()
             engine.dispose()
 
     app = FastAPI(
@@ -58,12 +63,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Outermost last: proxy headers, security headers, request id and log, rate and query limits.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_query_bytes=settings.max_query_bytes,
+        max_query_params=settings.max_query_params,
+        body_timeout=settings.body_timeout_seconds,
+    )
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            rate_limits.RateLimitMiddleware,
+            store=rate_store,
+            ip=rate_limits.Rate(
+                "ip", settings.rate_limit_ip_per_second, settings.rate_limit_ip_burst
+            ),
+            key=rate_limits.Rate(
+                "key", settings.rate_limit_key_per_second, settings.rate_limit_key_burst
+            ),
+        )
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
         body_limits={"/v1/import": settings.max_import_bytes},
     )
+    docs = frozenset(
+        filter(None, (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
+    )
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
     for module in (
         search,

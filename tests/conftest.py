@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -146,9 +147,9 @@ def create_review(client: TestClient, headers: dict[str, str], **changes: Any) -
     return created
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The app on a real uvicorn (in a thread) on a free port: for concurrency tests."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn (in a thread) on a free port; yields its base URL."""
     import socket
     import threading
     import time
@@ -171,3 +172,10 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=20)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn: for concurrency tests."""
+    with serving(settings) as base:
+        yield base

@@ -46,6 +46,7 @@ from app.http_cache import EMBED, etag, none_match
 from app.native import check_http_url
 from app.query import ReviewFilter
 from app.reviews import article_url
+from app.security_headers import PAGE_POLICY
 from app.stored_reads import StoredReview
 
 router = APIRouter(tags=["embedding"])
@@ -53,20 +54,6 @@ router = APIRouter(tags=["embedding"])
 HTML = "text/html"  # Starlette adds "; charset=utf-8"
 LD_JSON = "application/ld+json"
 MAX_PER_ARTICLE = 100
-# An HTML fragment is meant to be pasted into a page, not opened: if it is, nothing in it runs.
-FRAGMENT_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
-# The card needs only its inline CSS and images (publisher logo, rating image) from anywhere.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:;"
-        " base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-}
 RTL_LANGUAGES = frozenset({"ar", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
 
 
@@ -93,7 +80,6 @@ async def embed_review(review_id: str, request: Request) -> Response:
         media_type=HTML,
         body=lambda: jsonld.script_block(row.jsonld),
         vary="Authorization",
-        headers=FRAGMENT_HEADERS,
     )
 
 
@@ -163,7 +149,7 @@ async def article_markup(
         return Response(status_code=304, headers=headers)
     if format == "html":
         body = b"\n".join(jsonld.script_block(document) for document in documents)
-        return Response(body, media_type=HTML, headers=headers | FRAGMENT_HEADERS)
+        return Response(body, media_type=HTML, headers=headers)
     body = documents[0] if mode == "single" else b"[" + b",".join(documents) + b"]"
     return Response(body, media_type=LD_JSON, headers=headers)
 
@@ -224,7 +210,7 @@ async def review_page(review_id: str, request: Request) -> Response:
         media_type=HTML,
         body=lambda: render_page(row).encode(),
         vary="Authorization",
-        headers=PAGE_HEADERS,
+        headers={"Content-Security-Policy": PAGE_POLICY},
     )
 
 
