@@ -34,7 +34,8 @@ _LANGUAGE_TAG = re.compile(
     r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?"
     r"(?P<rest>(?:-(?:[A-Za-z\d]{5,8}|\d[A-Za-z\d]{3}))*)$"
 )
-_UNSAFE_URL_CHARACTERS = frozenset('<>"{}|\\^`')
+# Whitespace (\s is str.isspace in a str pattern), control characters, and <>"{}|\^`.
+_UNSAFE_URL_CHARACTER = re.compile(r'[\s\x00-\x1f<>"{}|\\^`]')
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HOST_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
 
@@ -44,7 +45,7 @@ def check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
-    if any(ch.isspace() or ch in _UNSAFE_URL_CHARACTERS or ord(ch) < 32 for ch in value):
+    if _UNSAFE_URL_CHARACTER.search(value):
         raise ValueError('must not contain spaces, control characters or any of <>"{}|\\^`')
     return value
 
