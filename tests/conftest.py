@@ -72,15 +72,20 @@ def postgres_url() -> Iterator[str]:
     yield POSTGRES_URL
 
 
+def truncate(url: str) -> None:
+    """Empty every table of the PostgreSQL test database."""
+    engine = create_engine(sqlalchemy_url(url))
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if POSTGRES_URL:
         url: str = request.getfixturevalue("postgres_url")
-        engine = create_engine(sqlalchemy_url(url))
-        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        truncate(url)
         return url
     path = tmp_path / "claimreview.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
