@@ -167,6 +167,24 @@ def test_one_idempotency_key_sent_to_every_host_creates_one_review(
     assert reviews_of(cluster, writer) == 1
 
 
+def test_one_external_id_put_on_every_host_at_once_is_one_review(
+    cluster: Cluster, writer: Writer
+) -> None:
+    body = article(writer, 1)
+    put = (
+        "PUT",
+        "/v1/claim-reviews/by-external-id/cms-1",
+        {"json": body, "headers": writer.headers},
+    )
+
+    answers = spread(cluster, [put] * 9)
+
+    assert sorted(answer.status_code for answer in answers) == [200] * 8 + [201]
+    assert {answer.json()["id"] for answer in answers} == {answers[0].json()["id"]}
+    assert {answer.json()["version"] for answer in answers} == {1}  # the same content again
+    assert reviews_of(cluster, writer) == 1
+
+
 def test_if_match_lets_one_racing_edit_win_and_loses_no_update(
     cluster: Cluster, writer: Writer
 ) -> None:
