@@ -314,6 +314,7 @@ def test_three_dispatchers_deliver_each_event_once_per_subscription(
         assert len(set(sent)) == count
 
 
+@pytest.mark.timeout(300)  # a minute on a busy two-core machine
 def test_a_thousand_concurrent_creates_over_three_hosts_make_a_thousand_reviews(
     cluster: Cluster, writer: Writer
 ) -> None:
