@@ -8,6 +8,8 @@ from app.migrate import include_object
 from app.models import Base
 
 config = context.config
+# Any constant shared by every host: the PostgreSQL advisory lock migrations run under.
+MIGRATION_LOCK = 0x636C61696D726576
 
 
 def run_migrations() -> None:
@@ -30,6 +32,15 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # Processes that start together (each `claimreview serve` migrates first) take turns:
+        # the first migrates, the others wait here, then find the schema current. Alembic
+        # reads the current revision after this, and the lock lasts until the commit.
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        else:
+            # SQLite's write lock, taken up front; pysqlite would otherwise run DDL outside any
+            # transaction.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         context.run_migrations()
 
 

@@ -73,6 +73,15 @@ def postgres_url() -> Iterator[str]:
     yield POSTGRES_URL
 
 
+def truncate(url: str) -> None:
+    """Empty every table of the PostgreSQL test database."""
+    engine = create_engine(sqlalchemy_url(url))
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_database_url(request, tmp_path)
@@ -83,11 +92,7 @@ def fresh_database_url(request: pytest.FixtureRequest, directory: Path) -> str:
     PostgreSQL test database with every table emptied."""
     if POSTGRES_URL:
         url: str = request.getfixturevalue("postgres_url")
-        engine = create_engine(sqlalchemy_url(url))
-        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        truncate(url)
         return url
     path = directory / "claimreview.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
