@@ -77,17 +77,21 @@ class Server:
                 self.kill()
 
 
-def launch(env: dict[str, str], log: Path) -> Server:
-    """Start ``claimreview serve`` on a free port; see ``serve`` to wait until it answers."""
+def launch(env: dict[str, str], log: Path, command: list[str] | None = None) -> Server:
+    """Start ``command --port <free port>`` (by default ``claimreview serve``), its output
+    appended to ``log``; see ``serve`` to wait until it answers."""
     port = free_port()
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [CLAIMREVIEW, "serve", "--port", str(port)], env=env, stdout=output, stderr=output
+            [*(command or [CLAIMREVIEW, "serve"]), "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=output,
         )
     return Server(process, f"http://127.0.0.1:{port}", log)
 
 
-def serve(env: dict[str, str], log: Path) -> Server:
-    server = launch(env, log)
+def serve(env: dict[str, str], log: Path, command: list[str] | None = None) -> Server:
+    server = launch(env, log, command)
     eventually(server.ready, timeout=60)
     return server

@@ -5,13 +5,9 @@ runs, however loaded the machine: the outcome depends on request counts, never o
 """
 
 import logging
-import os
 import re
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +30,9 @@ from tests.conftest import (
     seed_review,
     serving,
 )
+from tests.served import Server, environment, eventually, launch
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-CLAIMREVIEW = str(Path(sys.executable).parent / "claimreview")
 SLOW = 0.001  # per second: no refill within a test
 PROBLEM = "application/problem+json"
 
@@ -227,51 +223,19 @@ def test_unreachable_redis_falls_back_to_limits_per_process(
     assert "Redis unreachable" in warnings[0]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @contextmanager
-def served(database_url: str, log: Path, count: int, **variables: str) -> Iterator[list[int]]:
-    """``count`` processes of ``claimreview serve`` on free ports, once each answers."""
-    env = {
-        **os.environ,
-        "CLAIMREVIEW_DATABASE_URL": database_url,
-        "CLAIMREVIEW_DISPATCHER_ENABLED": "false",
-        **{f"CLAIMREVIEW_{name.upper()}": value for name, value in variables.items()},
-    }
-    ports = [free_port() for _ in range(count)]
-    with log.open("ab") as output:
-        processes = [
-            subprocess.Popen(
-                [CLAIMREVIEW, "serve", "--port", str(port)], env=env, stdout=output, stderr=output
-            )
-            for port in ports
-        ]
+def served(database_url: str, log: Path, count: int, **variables: str) -> Iterator[list[Server]]:
+    """``count`` processes of ``claimreview serve``, once each answers."""
+    settings = {name.upper(): value for name, value in variables.items()}
+    env = environment(database_url, DISPATCHER_ENABLED="false", **settings)
+    servers = [launch(env, log) for _ in range(count)]
     try:
-        for process, port in zip(processes, ports, strict=True):
-            _wait_until_up(process, port, log)
-        yield ports
+        for server in servers:
+            eventually(server.ready, timeout=60)
+        yield servers
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"claimreview serve did not start: {log.read_text()}")
+        for server in servers:
+            server.stop()
 
 
 def read_response(connection: socket.socket) -> bytes:
@@ -298,8 +262,8 @@ def test_redis_limits_are_shared_by_two_serve_processes(
     }
     with served(database_url, tmp_path / "serve.log", 2, **shared) as (first, second):
         answers = [
-            httpx.get(f"http://127.0.0.1:{port}/v1/claim-reviews", timeout=10).status_code
-            for port in (first, second, first, second, first, second)
+            httpx.get(f"{server.base}/v1/claim-reviews", timeout=10).status_code
+            for server in (first, second, first, second, first, second)
         ]
 
     # Each process alone would allow 4: together they allow 4. (Readiness checks spent 2.)
@@ -310,7 +274,8 @@ def test_redis_limits_are_shared_by_two_serve_processes(
 
 
 def test_serve_closes_idle_keep_alive_connections(database_url: str, tmp_path: Path) -> None:
-    with served(database_url, tmp_path / "serve.log", 1, keepalive_timeout_seconds="1") as [port]:
+    with served(database_url, tmp_path / "serve.log", 1, keepalive_timeout_seconds="1") as [one]:
+        port = int(one.base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
             started = time.monotonic()
             connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")

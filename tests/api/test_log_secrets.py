@@ -1,17 +1,15 @@
 """Secrets never reach the logs: a realistic session against ``claimreview serve`` with every
 logger of the process (the service's, uvicorn's, SQLAlchemy's, httpx's) at DEBUG."""
 
-import os
-import signal
 import sys
 from pathlib import Path
 
 import httpx
 
 from app.security import split_key
-from tests.conftest import ADMIN, ADMIN_TOKEN, BASE_URL, SEED_PUBLISHER, bearer, seed_review
-from tests.server_process import serve
-from tests.test_webhooks import SECRET, eventually, settled
+from tests.conftest import ADMIN, ADMIN_TOKEN, SEED_PUBLISHER, bearer, seed_review
+from tests.served import environment, eventually, serve
+from tests.test_webhooks import SECRET, settled
 from tests.webhook_receiver import running_receiver
 
 # SQLAlchemy sets its own logger to WARNING unless it already has a level.
@@ -29,20 +27,17 @@ def secret_of(key: str) -> str:
 
 
 def test_no_secret_is_logged_even_at_debug(database_url: str, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "CLAIMREVIEW_DATABASE_URL": database_url,
-        "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CLAIMREVIEW_BASE_URL": BASE_URL,
-        "CLAIMREVIEW_LOG_LEVEL": "debug",
-        "CLAIMREVIEW_WEBHOOK_ALLOW_PRIVATE": "true",
-        "CLAIMREVIEW_DISPATCHER_INTERVAL_SECONDS": "0.05",
-    }
+    env = environment(
+        database_url,
+        LOG_LEVEL="debug",
+        WEBHOOK_ALLOW_PRIVATE="true",
+        DISPATCHER_INTERVAL_SECONDS="0.05",
+    )
     log = tmp_path / "serve.log"
     with running_receiver() as receiver:
-        server, base = serve([sys.executable, "-c", DEBUG_EVERYTHING, "serve"], env, log)
+        server = serve(env, log, [sys.executable, "-c", DEBUG_EVERYTHING, "serve"])
         try:
-            with httpx.Client(base_url=base, timeout=10) as http:
+            with httpx.Client(base_url=server.base, timeout=10) as http:
                 assert http.post("/v1/publishers", json=SEED_PUBLISHER, headers=ADMIN).is_success
                 body = {"name": "cms", "scopes": ["reviews:write"]}
                 created = http.post("/v1/publishers/polygraph/keys", json=body, headers=ADMIN)
@@ -56,8 +51,7 @@ def test_no_secret_is_logged_even_at_debug(database_url: str, tmp_path: Path) ->
                 google = http.get("/v1alpha1/claims:search", params={"query": "x", "key": key})
                 eventually(lambda: settled(http, writer, webhook))
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            server.stop()
 
     output = log.read_text()
 

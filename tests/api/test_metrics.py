@@ -4,9 +4,6 @@ carrying the request id."""
 
 import io
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +26,7 @@ from tests.conftest import (
     make_key,
     make_publisher,
 )
-from tests.server_process import serve
+from tests.served import CLAIMREVIEW, Server, environment, serve
 from tests.test_webhooks import eventually, subscribe
 from tests.webhook_receiver import Receiver, running_receiver
 
@@ -287,30 +284,24 @@ def test_processes_share_counts_in_multiprocess_mode(database_url: str, tmp_path
     directory.mkdir()
     (directory / "counter_99999.db").write_bytes(b"left over from an earlier run")
     env = {
-        **os.environ,
-        "CLAIMREVIEW_DATABASE_URL": database_url,
-        "CLAIMREVIEW_DISPATCHER_ENABLED": "false",
+        **environment(database_url, DISPATCHER_ENABLED="false"),
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
     }
-    bin_dir = Path(sys.executable).parent
     log = tmp_path / "serve.log"
-    servers: list[subprocess.Popen[bytes]] = []
+    servers: list[Server] = []
     try:
-        first, first_base = serve([str(bin_dir / "claimreview"), "serve"], env, log)
-        servers.append(first)
+        servers.append(serve(env, log))
         wiped = not (directory / "counter_99999.db").exists()
-        uvicorn = [str(bin_dir / "uvicorn"), "app.main:create_app", "--factory", "--no-access-log"]
-        second, second_base = serve(uvicorn, env, log)
-        servers.append(second)
-        for base, count in ((first_base, 7), (second_base, 5)):
+        uvicorn = [str(Path(CLAIMREVIEW).parent / "uvicorn"), "app.main:create_app", "--factory"]
+        servers.append(serve(env, log, [*uvicorn, "--no-access-log"]))
+        for server, count in zip(servers, (7, 5), strict=True):
             for _ in range(count):
-                assert httpx.get(base + "/healthz", timeout=10).status_code == 200
-        with httpx.Client(base_url=second_base, timeout=10) as http:
+                assert httpx.get(server.base + "/healthz", timeout=10).status_code == 200
+        with httpx.Client(base_url=servers[1].base, timeout=10) as http:
             samples = scrape(http)
     finally:
         for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
 
     assert wiped
     assert requests(samples, "/healthz", 200) == 12
