@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -72,8 +73,9 @@ def postgres_url() -> Iterator[str]:
     yield POSTGRES_URL
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def fresh_database(request: pytest.FixtureRequest, directory: Path) -> str:
+    """An empty migrated database: a copy of the template in ``directory``, or PostgreSQL
+    truncated."""
     if POSTGRES_URL:
         url: str = request.getfixturevalue("postgres_url")
         engine = create_engine(sqlalchemy_url(url))
@@ -82,9 +84,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
         return url
-    path = tmp_path / "claimreview.db"
+    path = directory / "claimreview.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database(request, tmp_path)
 
 
 @pytest.fixture
@@ -140,9 +147,9 @@ def create_review(client: TestClient, headers: dict[str, str], **changes: Any) -
     return created
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The app on a real uvicorn (in a thread) on a free port: for concurrency tests."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn (in a thread) on a free port; yields its base URL."""
     import socket
     import threading
     import time
@@ -165,3 +172,10 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=20)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn: for concurrency tests."""
+    with serving(settings) as url:
+        yield url

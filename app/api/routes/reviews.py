@@ -202,7 +202,7 @@ def create_review(
     "/by-external-id/{external_id}",
     response_class=Response,
     openapi_extra=openapi.review_body(),
-    responses=openapi.responses(200, 201, 400, 401, 403, 412, 413, 415, 422),
+    responses=openapi.responses(200, 201, 400, 401, 403, 412, 413, 415, 422, native=True),
 )
 def upsert_review(
     external_id: str,
@@ -328,7 +328,7 @@ def _check_if_match(if_match: str | None, review: ClaimReview) -> None:
     "/{review_id}",
     response_class=Response,
     openapi_extra=openapi.review_body(),
-    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422, native=True),
 )
 def replace_review(
     review_id: str,
@@ -355,7 +355,7 @@ def replace_review(
     "/{review_id}",
     response_class=Response,
     openapi_extra=openapi.merge_patch_body(),
-    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422, native=True),
 )
 def patch_review(
     review_id: str,
