@@ -287,7 +287,8 @@ class PublisherPublic(BaseModel):
 
 
 class KeyIn(_Strict):
-    name: ShortText
+    # The column is 200 characters: a longer name was a database error (500) on PostgreSQL.
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     scopes: list[Literal["reviews:read", "reviews:write", "admin"]] = Field(min_length=1)
 
 
