@@ -215,6 +215,8 @@ def upsert_review(
 ) -> Response:
     """Create or replace the review with this CMS id (201 when created, 200 when replaced)."""
     incoming = parse_review(body, overrides={"external_id": external_id})
+    # Find the review by the id as stored (validated: surrounding whitespace stripped).
+    external_id = incoming.external_id or external_id
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
     review = crud.get_review_by_external_id(
         session=session, publisher_id=publisher.id, external_id=external_id, for_update=True
@@ -455,7 +457,7 @@ def add_correction(
     )
 
 
-@router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404))
+@router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404, 410))
 def list_revisions(
     review_id: str, session: SessionDep, principal: ReaderDep
 ) -> dict[str, list[dict[str, Any]]]:
@@ -465,7 +467,9 @@ def list_revisions(
     return {"items": [_revision_summary(row) for row in rows]}
 
 
-@router.get("/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404))
+@router.get(
+    "/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404, 410)
+)
 def get_revision(
     review_id: str, version: int, session: SessionDep, principal: ReaderDep
 ) -> dict[str, Any]:
