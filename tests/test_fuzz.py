@@ -146,3 +146,17 @@ def point_at_seeded_objects(case: Case, ids: dict[str, list[Any]]) -> None:
 def test_operation_conforms_to_the_document(case: Case, target: Target) -> None:
     point_at_seeded_objects(case, target.ids)
     case.call_and_validate(base_url=target.base_url, headers=target.headers)
+
+
+def test_every_operation_documents_the_answers_given_outside_its_route() -> None:
+    """429 from the rate limiter anywhere, 413 wherever a body is read, and no FastAPI-shaped
+    422 (errors.install renders validation errors as problem+json)."""
+    operations = [op for item in DOCUMENT["paths"].values() for op in item.values()]
+
+    for operation in operations:
+        described = operation["responses"]
+        assert "Retry-After" in described["429"]["headers"]
+        assert list(described["429"]["content"]) == ["application/problem+json"]
+        assert "requestBody" not in operation or "413" in described
+        assert "application/json" not in described.get("422", {}).get("content", {})
+    assert "HTTPValidationError" not in DOCUMENT["components"]["schemas"]
