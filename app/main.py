@@ -5,10 +5,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import errors
 from app.api import openapi
+from app.api.deps import refuse_nul
 from app.api.routes import (
     embedding,
     google,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Store fact-checks once; publish them everywhere as schema.org ClaimReview.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.add_middleware(

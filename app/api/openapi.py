@@ -4,7 +4,8 @@ every response, errors included.
 
 ``install`` also completes every operation with the answers the app gives outside the route
 (the CI fuzz test holds the document to them): 422 as problem+json instead of FastAPI's own
-error shape, 413 wherever a body is read and 429 with ``Retry-After`` from the rate limiter.
+error shape (and on every route, for ``deps.refuse_nul``), 413 wherever a body is read and 429
+with ``Retry-After`` from the rate limiter.
 """
 
 from http import HTTPStatus
@@ -86,6 +87,9 @@ def _complete(operation: dict[str, Any]) -> None:
     fastapi_422 = described.get("422", {}).get("content", {}).get("application/json", {})
     if fastapi_422.get("schema", {}).get("$ref") == _FASTAPI_422:
         described["422"] = _problem(422)
+    # deps.refuse_nul, on every route (routes with their own error shape document a 4XX).
+    if "4XX" not in described:
+        described.setdefault("422", _problem(422))
     if "requestBody" in operation:
         described.setdefault("413", _problem(413))
     described.setdefault("429", RATE_LIMITED)
