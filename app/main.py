@@ -4,11 +4,12 @@ and closes the database handles."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import errors, logs, rate_limits
 from app.api import openapi
+from app.api.deps import refuse_nul
 from app.api.routes import (
     embedding,
     google,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Store fact-checks once; publish them everywhere as schema.org ClaimReview.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     # Outermost last: proxy headers, security headers, request id and log, rate and query limits.

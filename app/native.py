@@ -108,8 +108,24 @@ def prune(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+def check_no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL (storing one was a 500), and no fact-check needs one."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000) characters")
+    return value
+
+
+NoNul = AfterValidator(check_no_nul)
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), NoNul
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoNul
+]
+# Names and ids whose columns hold 200 characters.
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2048),
@@ -190,10 +206,7 @@ class ReviewIn(_Strict):
     """A claim review as a CMS writes it (POST, PUT, upsert; PATCH merges into it)."""
 
     publisher: Slug | None = Field(default=None, description="Admins only; keys imply it.")
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
+    external_id: Text200 | None = None
     status: Literal["draft", "published"] = "published"
     url: Url
     headline: Text | None = None
@@ -288,7 +301,8 @@ class PublisherPublic(BaseModel):
 
 
 class KeyIn(_Strict):
-    name: ShortText
+    # The column is 200 characters: a longer name was a database error (500) on PostgreSQL.
+    name: Text200
     scopes: list[Literal["reviews:read", "reviews:write", "admin"]] = Field(min_length=1)
 
 

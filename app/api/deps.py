@@ -151,6 +151,17 @@ def validated(model: type[Model], data: Any) -> Model:
         raise Unprocessable("The request body is not valid.", errors=input_errors(error)) from None
 
 
+async def refuse_nul(request: Request) -> None:
+    """Refuse NUL in path and query parameters, on every route: PostgreSQL text cannot hold
+    one, so a lookup or a filter that carried it was a 500."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in f"{name}{value}":
+            raise Unprocessable(
+                f"The parameter '{name[:64]}' contains NUL.",
+                errors=[{"path": name[:64], "message": "must not contain NUL (U+0000) characters"}],
+            )
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 

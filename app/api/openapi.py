@@ -1,6 +1,13 @@
 """OpenAPI fragments for routes that read their JSON body themselves (to accept JSON-LD and
 to turn every parse failure into problem+json), so the document still shows each body and
-every response, errors included."""
+every response, errors included.
+
+``install`` also completes every operation with the answers the app gives outside the route
+(the CI fuzz test holds the document to them): 422 as problem+json instead of FastAPI's own
+error shape (and on every route, for ``deps.refuse_nul``), 400 and 414 for too many or too long
+query parameters and 408 and 413 wherever a body is read (``request_limits``, ``middleware``),
+and 429 with ``Retry-After`` from the rate limiter.
+"""
 
 from http import HTTPStatus
 from typing import Any
@@ -8,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from app.errors import PROBLEM_JSON
 from app.native import ReviewIn, ReviewPage, ReviewPublic
 
 PROBLEM = {
@@ -28,6 +36,20 @@ PROBLEM = {
     },
 }
 JSONLD_OBJECT = {"type": "object", "description": "schema.org ClaimReview JSON-LD"}
+PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": PROBLEM}}
+RATE_LIMITED = {
+    "description": "Too Many Requests: the key's or the client's rate limit is spent.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before the next request.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    "content": PROBLEM_CONTENT,
+}
+# What FastAPI documents for its own validation errors; errors.install renders them as problems.
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_FASTAPI_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 # Models referenced by the fragments below, added to the document's components by install().
@@ -50,9 +72,35 @@ def install(app: FastAPI) -> None:
             known = document.setdefault("components", {}).setdefault("schemas", {})
             for name, schema in _COMPONENTS.items():
                 known.setdefault(name, schema)
+            for path_item in document["paths"].values():
+                for operation in path_item.values():
+                    _complete(operation)
+            for name in _FASTAPI_SCHEMAS:
+                known.pop(name, None)
         return app.openapi_schema or {}
 
     app.openapi = openapi_with_components  # type: ignore[method-assign]
+
+
+def _complete(operation: dict[str, Any]) -> None:
+    """Add the responses every route can give, whatever its decorator says."""
+    described = operation["responses"]
+    fastapi_422 = described.get("422", {}).get("content", {}).get("application/json", {})
+    if fastapi_422.get("schema", {}).get("$ref") == _FASTAPI_422:
+        described["422"] = _problem(422)
+    # deps.refuse_nul, on every route (routes with their own error shape document a 4XX).
+    if "4XX" not in described:
+        described.setdefault("422", _problem(422))
+        described.setdefault("400", _problem(400))
+    described.setdefault("414", _problem(414))
+    if "requestBody" in operation:
+        described.setdefault("408", _problem(408))
+        described.setdefault("413", _problem(413))
+    described.setdefault("429", RATE_LIMITED)
+
+
+def _problem(code: int) -> dict[str, Any]:
+    return {"description": HTTPStatus(code).phrase, "content": PROBLEM_CONTENT}
 
 
 def body_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -82,7 +130,7 @@ def responses(
     for code in codes:
         entry: dict[str, Any] = {"description": HTTPStatus(code).phrase}
         if code >= 400:
-            entry["content"] = {"application/problem+json": {"schema": PROBLEM}}
+            entry = _problem(code)
         elif page:
             entry["content"] = {
                 "application/json": {"schema": _schema(ReviewPage)},

@@ -47,6 +47,16 @@ def test_key_is_shown_once_and_stored_only_as_a_hash(client: TestClient, databas
     assert len(stored["secret_hash"]) == 64
 
 
+def test_key_name_longer_than_its_column_is_refused(client: TestClient) -> None:
+    make_publisher(client)
+    body = {"name": "k" * 201, "scopes": ["reviews:write"]}
+
+    response = client.post("/v1/publishers/polygraph/keys", json=body, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "/name"
+
+
 def test_revoked_key_stops_working(client: TestClient) -> None:
     make_publisher(client)
     key = make_key(client, "polygraph", "reviews:write")

@@ -37,7 +37,26 @@ DEEP_OBJECT = b'{"claim":' * 300 + b"{}" + b"}" * 300
             422,
         ),
         ("GET", "/v1/claim-reviews/" + "x" * 5000, b"", {}, 404),
-        ("GET", "/v1/claim-reviews/%00%ff", b"", {}, 404),
+        ("GET", "/v1/claim-reviews/%ff", b"", {}, 404),
+        # NUL anywhere reached PostgreSQL, which cannot store or compare it: it was a 500.
+        ("GET", "/v1/claim-reviews/%00%ff", b"", {}, 422),
+        ("GET", "/v1/publishers/a%00b", b"", {}, 422),
+        ("GET", "/v1/feed?publisher=a%00b", b"", {}, 422),
+        ("PATCH", "/v1/publishers/polygraph", b'{"name": "a\\u0000b"}', JSON, 422),
+        (
+            "POST",
+            "/v1/claim-reviews",
+            b'{"url": "https://x.org/", "headline": "\\u0000"}',
+            JSON,
+            422,
+        ),
+        (
+            "POST",
+            "/v1/webhooks",
+            b'{"url": "https://x.org/", "secret": "0123456789abcdef\\u0000"}',
+            JSON,
+            422,
+        ),
         ("GET", "/v1/claim-reviews/../../etc/passwd", b"", {}, 404),
         ("GET", "/v1/claim-reviews/abc/revisions/notanumber", b"", {}, 422),
         ("GET", "/v1/claim-reviews/abc/revisions/99999999999999999999999", b"", {}, 404),
@@ -92,4 +111,9 @@ def test_bad_query_and_header_values(client: TestClient, writer: dict[str, str])
 
     assert bad_key.status_code == 422
     assert bad_key.json()["errors"][0]["path"] == "idempotency-key"
+    nul = client.get("/v1/claim-reviews", params={"publisher": "a\x00b"})
+    assert nul.status_code == 422
+    assert nul.json()["errors"] == [
+        {"path": "publisher", "message": "must not contain NUL (U+0000) characters"}
+    ]
     assert bad_match.status_code == 412

@@ -185,6 +185,19 @@ def test_upsert_by_external_id_creates_then_replaces(
     assert unchanged.json()["version"] == 2
 
 
+def test_upsert_finds_the_review_by_its_stored_external_id(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    body = seed_review()
+    del body["external_id"]
+    first = client.put("/v1/claim-reviews/by-external-id/cms-42", json=body, headers=writer)
+
+    padded = client.put("/v1/claim-reviews/by-external-id/%20cms-42%20", json=body, headers=writer)
+
+    assert padded.status_code == 200
+    assert padded.json()["id"] == first.json()["id"]
+
+
 def test_duplicate_external_id_conflicts(client: TestClient, writer: dict[str, str]) -> None:
     create_review(client, writer)
 

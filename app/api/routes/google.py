@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from app import crud, cursors, google_compat, query, reviews
 from app.api import openapi
@@ -150,8 +150,12 @@ def google_error(error: Exception) -> Response:
     return GoogleJSON(orjson.dumps({"error": body}), status_code=code, headers=headers)
 
 
-class GoogleJSON(Response):
-    media_type = "application/json"
+class GoogleJSON(JSONResponse):
+    """JSON already serialised (by orjson). A JSONResponse, so that the OpenAPI document shows
+    the route's model as its 200 schema."""
+
+    def render(self, content: bytes) -> bytes:
+        return content
 
 
 class GoogleRoute(APIRoute):
@@ -186,6 +190,8 @@ def _responses(model: type[BaseModel] | None, *codes: int) -> dict[int | str, An
         described[200]["model"] = model
     for code in codes:
         described[code] = {"description": HTTPStatus(code).phrase, "model": GoogleError}
+    # Every client error of these routes, validation included, is a GoogleError.
+    described["4XX"] = {"description": "Client Error", "model": GoogleError}
     return described
 
 

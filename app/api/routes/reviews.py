@@ -202,7 +202,7 @@ def create_review(
     "/by-external-id/{external_id}",
     response_class=Response,
     openapi_extra=openapi.review_body(),
-    responses=openapi.responses(200, 201, 400, 401, 403, 412, 413, 415, 422),
+    responses=openapi.responses(200, 201, 400, 401, 403, 412, 413, 415, 422, native=True),
 )
 def upsert_review(
     external_id: str,
@@ -215,6 +215,8 @@ def upsert_review(
 ) -> Response:
     """Create or replace the review with this CMS id (201 when created, 200 when replaced)."""
     incoming = parse_review(body, overrides={"external_id": external_id})
+    # Find the review by the id as stored (validated: surrounding whitespace stripped).
+    external_id = incoming.external_id or external_id
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
     review = crud.get_review_by_external_id(
         session=session, publisher_id=publisher.id, external_id=external_id, for_update=True
@@ -328,7 +330,7 @@ def _check_if_match(if_match: str | None, review: ClaimReview) -> None:
     "/{review_id}",
     response_class=Response,
     openapi_extra=openapi.review_body(),
-    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422, native=True),
 )
 def replace_review(
     review_id: str,
@@ -355,7 +357,7 @@ def replace_review(
     "/{review_id}",
     response_class=Response,
     openapi_extra=openapi.merge_patch_body(),
-    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
+    responses=openapi.responses(200, 400, 401, 403, 404, 409, 410, 412, 413, 415, 422, native=True),
 )
 def patch_review(
     review_id: str,
@@ -455,7 +457,7 @@ def add_correction(
     )
 
 
-@router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404))
+@router.get("/{review_id}/revisions", responses=openapi.responses(200, 401, 403, 404, 410))
 def list_revisions(
     review_id: str, session: SessionDep, principal: ReaderDep
 ) -> dict[str, list[dict[str, Any]]]:
@@ -465,7 +467,9 @@ def list_revisions(
     return {"items": [_revision_summary(row) for row in rows]}
 
 
-@router.get("/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404))
+@router.get(
+    "/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404, 410)
+)
 def get_revision(
     review_id: str, version: int, session: SessionDep, principal: ReaderDep
 ) -> dict[str, Any]:

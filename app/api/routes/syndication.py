@@ -21,11 +21,25 @@ router = APIRouter(tags=["syndication"])
 
 FEED_START = (0, 0)
 EXPORT_BATCH = 2000
+DATA_FEED = {"type": "object", "description": "A schema.org DataFeed of ClaimReview JSON-LD"}
+FEED_RESPONSES = {
+    200: {"description": "OK", "content": {"application/ld+json": {"schema": DATA_FEED}}},
+    **openapi.responses(304, 400, 401, 422),
+}
+EXPORT_SCHEMAS = {"ndjson": {"type": "string"}, "jsonld": DATA_FEED, "csv": {"type": "string"}}
+EXPORT_RESPONSES = {
+    200: {
+        "description": "The reviews in the requested format (gzip with Accept-Encoding: gzip)",
+        "content": {
+            syndication.MEDIA_TYPES[format].partition(";")[0]: {"schema": EXPORT_SCHEMAS[format]}
+            for format in syndication.FORMATS
+        },
+    },
+    **openapi.responses(400, 401, 422),
+}
 
 
-@router.get(
-    "/v1/feed", response_class=Response, responses=openapi.responses(200, 304, 400, 401, 422)
-)
+@router.get("/v1/feed", response_class=Response, responses=FEED_RESPONSES)
 async def feed(
     request: Request,
     since: Annotated[str | None, Query(max_length=1000, description="The `next` cursor.")] = None,
@@ -95,7 +109,7 @@ async def feed(
 @router.get(
     "/v1/export",
     response_class=StreamingResponse,
-    responses=openapi.responses(200, 400, 401, 422),
+    responses=EXPORT_RESPONSES,
 )
 async def export(
     request: Request,

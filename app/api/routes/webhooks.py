@@ -12,7 +12,7 @@ from app.api import openapi
 from app.api.deps import JsonBody, ReaderDep, SessionDep, SettingsDep, validated
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.models import Webhook
-from app.native import LanguageTag, Slug, Url, format_timestamp
+from app.native import LanguageTag, NoNul, Slug, Url, format_timestamp
 from app.security import Principal
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -54,7 +54,7 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url = Field(description="http(s); must resolve to a public address.")
-    secret: Annotated[str, StringConstraints(min_length=16, max_length=500)] = Field(
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=500), NoNul] = Field(
         description="Keys the HMAC-SHA256 signature of every delivery. Never shown again."
     )
     events: Annotated[list[EventType], AfterValidator(_unique)] = Field(
