@@ -156,10 +156,26 @@ def create_review(
             return replayed
     incoming = parse_review(body)
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
+
+    def taken() -> Response:
+        """The external_id is taken: by a concurrent retry of this very request (replay its
+        answer, which committed with the review), or by another review (409)."""
+        if idempotency_key is not None:
+            replayed = idempotency.replay(
+                session=session,
+                principal=principal,
+                key=idempotency_key,
+                request_hash=request_hash,
+                ttl_hours=settings.idempotency_ttl_hours,
+            )
+            if replayed is not None:
+                return replayed
+        raise _duplicate_external_id(incoming.external_id)
+
     if incoming.external_id is not None and crud.get_review_by_external_id(
         session=session, publisher_id=publisher.id, external_id=incoming.external_id
     ):
-        raise _duplicate_external_id(incoming.external_id)
+        return taken()
     try:
         review = reviews.create(
             session=session,
@@ -181,20 +197,9 @@ def create_review(
                 ttl_hours=settings.idempotency_ttl_hours,
             )
     except IntegrityError:
-        # A concurrent request won the race: on the same idempotency key, replay its answer;
-        # otherwise it took this external_id first.
+        # A concurrent request committed first (the same retry, or the same external_id).
         session.rollback()
-        if idempotency_key is not None:
-            replayed = idempotency.replay(
-                session=session,
-                principal=principal,
-                key=idempotency_key,
-                request_hash=request_hash,
-                ttl_hours=settings.idempotency_ttl_hours,
-            )
-            if replayed is not None:
-                return replayed
-        raise _duplicate_external_id(incoming.external_id) from None
+        return taken()
     return response
 
 
