@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
+    reviews.install_hot_reads(app)
     for module in (
         search,
         reviews,
