@@ -62,6 +62,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure(*, level: str, fmt: Literal["json", "text"]) -> None:
     """Send the service's own log lines (access log, errors) to stderr, once per process."""
+    # Neither format shows the caller, thread or process: skip collecting them for every record
+    # (the logging docs' "Optimization" knobs; half the cost of an access line).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logger = logging.getLogger("claimreview")
     logger.setLevel(level.upper())
     if not logger.handlers:

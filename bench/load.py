@@ -4,8 +4,8 @@
 
 A fresh PostgreSQL database ``cr_load`` is filled with published reviews through the service's
 own write path (``bench/seed.py``); then ``uvicorn --workers 2`` (the Dockerfile's shape) serves
-it, with the access log on as in production and rate limits off (one load generator on one
-address would otherwise be throttled, which is the limiter working, not the service failing),
+it, with the access log on as in production and rate limits on but out of reach
+(``benchlib.UNTHROTTLED``: one load generator on one address would otherwise be throttled),
 and ``wrk`` drives ``bench/mixed.lua``: 80 % reads of JSON-LD and embeds, 15 % searches, 5 %
 creates. Prints one JSON line with requests/s, p50/p90/p99 and errors per kind of request.
 """
@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import seed  # noqa: E402
-from benchlib import APP, BASE, OUT, Server, log, wait_quiet, wrk  # noqa: E402
+from benchlib import APP, BASE, OUT, UNTHROTTLED, Server, log, wait_quiet, wrk  # noqa: E402
 
 DATABASE = "cr_load"
 URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
@@ -98,7 +98,7 @@ def main() -> None:
         "CLAIMREVIEW_DATABASE_URL": URL,
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
         "CLAIMREVIEW_ACCESS_LOG": "true",
-        "CLAIMREVIEW_RATE_LIMITS_ENABLED": "false",
+        **UNTHROTTLED,
     }
     with Server("load", APP, env, "/readyz", workers=2) as server:
         key = writer_key(BASE)

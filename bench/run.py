@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import seed  # bench/seed.py (this script's directory is on sys.path): the fact-check generator
+from benchlib import UNTHROTTLED
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -349,6 +350,7 @@ def measure_reads(
             "CLAIMREVIEW_DATABASE_URL": url,
             "CLAIMREVIEW_ACCESS_LOG": access_log,
             "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
+            **UNTHROTTLED,
         }
         state = "on" if access_log == "true" else "off"
         target = ["app.main:create_app", "--factory"]
@@ -386,6 +388,7 @@ def measure_creates(name: str, url: str, *, seconds: int, connections: int) -> d
         "CLAIMREVIEW_DATABASE_URL": url,
         "CLAIMREVIEW_ACCESS_LOG": "false",
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
+        **UNTHROTTLED,
     }
     target = ["app.main:create_app", "--factory"]
     with Server(f"{name}-writes", target, env, ready="/healthz", port=PORT) as server:

@@ -38,8 +38,10 @@ DEEP_OBJECT = b'{"claim":' * 300 + b"{}" + b"}" * 300
         ),
         ("GET", "/v1/claim-reviews/" + "x" * 5000, b"", {}, 404),
         ("GET", "/v1/claim-reviews/%ff", b"", {}, 404),
-        # NUL anywhere reached PostgreSQL, which cannot store or compare it: it was a 500.
-        ("GET", "/v1/claim-reviews/%00%ff", b"", {}, 422),
+        # NUL anywhere reached PostgreSQL, which cannot store or compare it: it was a 500. A
+        # review id is checked against its pattern before any lookup: no such review.
+        ("GET", "/v1/claim-reviews/%00%ff", b"", {}, 404),
+        ("GET", "/v1/claim-reviews/%00%ff/revisions", b"", {}, 422),
         ("GET", "/v1/publishers/a%00b", b"", {}, 422),
         ("GET", "/v1/feed?publisher=a%00b", b"", {}, 422),
         ("PATCH", "/v1/publishers/polygraph", b'{"name": "a\\u0000b"}', JSON, 422),
