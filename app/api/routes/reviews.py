@@ -145,31 +145,29 @@ def create_review(
         request_hash = idempotency.fingerprint(
             method="POST", path=request.url.path, media_type=body.media_type, raw=body.raw
         )
-        replayed = idempotency.replay(
+
+    def replayed() -> Response | None:
+        """The stored answer to an earlier request with this Idempotency-Key, if any."""
+        if idempotency_key is None:
+            return None
+        return idempotency.replay(
             session=session,
             principal=principal,
             key=idempotency_key,
             request_hash=request_hash,
             ttl_hours=settings.idempotency_ttl_hours,
         )
-        if replayed is not None:
-            return replayed
+
+    if (earlier := replayed()) is not None:
+        return earlier
     incoming = parse_review(body)
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
 
     def taken() -> Response:
         """The external_id is taken: by a concurrent retry of this very request (replay its
         answer, which committed with the review), or by another review (409)."""
-        if idempotency_key is not None:
-            replayed = idempotency.replay(
-                session=session,
-                principal=principal,
-                key=idempotency_key,
-                request_hash=request_hash,
-                ttl_hours=settings.idempotency_ttl_hours,
-            )
-            if replayed is not None:
-                return replayed
+        if (earlier := replayed()) is not None:
+            return earlier
         raise _duplicate_external_id(incoming.external_id)
 
     if incoming.external_id is not None and crud.get_review_by_external_id(
