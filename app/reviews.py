@@ -73,15 +73,20 @@ def render(
             errors=[{"path": item["path"], "message": item["message"]} for item in errors],
             findings=findings,
         )
+    verdict = rating_verdict(document, publisher)
+    return Rendered(jsonld=jsonld.dumps(node), findings=findings, verdict=verdict)
+
+
+def rating_verdict(document: dict[str, Any], publisher: Publisher) -> str:
+    """The normalised verdict of a document's rating, on its publisher's scale."""
     rating = document.get("rating", {})
-    verdict = verdicts.normalise(
+    return verdicts.normalise(
         label=rating.get("label"),
         value=rating.get("value"),
         best=rating.get("best"),
         worst=rating.get("worst"),
         scale=publisher.rating_scale,
     )
-    return Rendered(jsonld=jsonld.dumps(node), findings=findings, verdict=verdict)
 
 
 class Fields(types.SimpleNamespace):

@@ -8,7 +8,7 @@ labels from each language's everyday labels in ``schemas/verdicts.json``, dates 
         .venv/bin/python bench/generate.py --count 1000000
 
 Rows are the ones the service stores for a POST: ``ReviewIn(...).document()``, the JSON-LD of
-``jsonld.render``/``dumps``, ``verdicts.normalise``, the derived columns of
+``jsonld.render``/``dumps``, ``reviews.rating_verdict``, the derived columns of
 ``reviews._derive_query_columns`` (called on a transient ``ClaimReview``), the native bytes of
 ``reviews.present_review``, one ``review_revision`` (kind created), one ``outbox_event``
 (review.published) and the ``review_tag`` rows. Validation is skipped (``findings`` is ``[]``,
@@ -55,6 +55,7 @@ from app.reviews import (  # noqa: E402
     article_url,
     present_review,
     publisher_card,
+    rating_verdict,
 )
 from wordlists import (  # noqa: E402
     DICTIONARY_LANGUAGE,
@@ -214,14 +215,7 @@ class Renderer:
             date_modified=format_timestamp(now),
         )
         body = jsonld.dumps(node)
-        rating = document.get("rating", {})
-        verdict = verdicts.normalise(
-            label=rating.get("label"),
-            value=rating.get("value"),
-            best=rating.get("best"),
-            worst=rating.get("worst"),
-            scale=publisher.rating_scale,
-        )
+        verdict = rating_verdict(document, publisher)
         # The attributes of a ClaimReview without ORM instrumentation (a third of the cost):
         # _derive_query_columns and present_review only read and set plain attributes.
         review = _Review(

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -39,12 +38,11 @@ from typing import Any
 
 import httpx
 import seed  # bench/seed.py (this script's directory is on sys.path): the fact-check generator
-from benchlib import UNTHROTTLED
+from benchlib import UNTHROTTLED, Server  # one uvicorn process, started and stopped by pid
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
-VENV_BIN = Path(sys.executable).parent
 PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt"]
 PG_DATABASE = "claimreview_bench"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
@@ -52,8 +50,6 @@ SQLITE_PATH = OUT / "bench.db"
 SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
 ADMIN_TOKEN = "bench-admin-token"
 PORT = 8765
-UVICORN = [str(VENV_BIN / "uvicorn"), "--workers", "1", "--no-access-log"]
-UVICORN += ["--loop", "uvloop", "--http", "httptools", "--host", "127.0.0.1"]
 CEILING_PORT = 8766
 # Before each measured run: wait until other work uses fewer cores than this (see wait_for_quiet).
 QUIET = {"threshold": 0.15, "max_wait": 300.0}
@@ -169,53 +165,6 @@ def postgres_pids() -> list[int]:
         except OSError:
             continue
     return pids
-
-
-class Server:
-    """One uvicorn process, started and stopped by pid."""
-
-    def __init__(
-        self, name: str, target: list[str], env: dict[str, str], *, ready: str, port: int
-    ) -> None:
-        self.name = name
-        self.base = f"http://127.0.0.1:{port}"
-        self.log_path = OUT / f"{name}.log"
-        self.command = [*UVICORN, "--port", str(port), *target]
-        self.env = {**os.environ, **env}
-        self.ready = ready
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> "Server":
-        log(f"starting {self.name}")
-        with self.log_path.open("wb") as output:
-            self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {self.log_path}")
-            try:
-                if httpx.get(self.base + self.ready, timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not become ready; see {self.log_path}")
-
-    def __exit__(self, *_exc: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
 
 def machine_seconds() -> tuple[float, float]:
