@@ -19,11 +19,12 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 VENV_BIN = Path(sys.executable).parent
-PORT = 8791
+# BENCH_PORT, BENCH_SQLITE and BENCH_PG_DATABASE let two copies of a script run side by side.
+PORT = int(os.environ.get("BENCH_PORT", "8791"))
 BASE = f"http://127.0.0.1:{PORT}"
-SQLITE_PATH = OUT / "cr_bench1m.db"
+SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE") or OUT / "cr_bench1m.db")
 SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
-PG_DATABASE = "cr_bench1m"
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "cr_bench1m")
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
 UVICORN = [str(VENV_BIN / "uvicorn"), "--no-access-log", "--loop", "uvloop"]
 UVICORN += ["--http", "httptools", "--host", "127.0.0.1", "--port", str(PORT)]
