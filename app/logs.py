@@ -18,6 +18,7 @@ from typing import Any, Literal
 import orjson
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+access_logger = logging.getLogger("claimreview.access")
 
 ACCESS_LINE = '%(client)s "%(method)s %(path)s" %(status)d %(duration_ms).1fms id=%(request_id)s'
 
@@ -79,3 +80,28 @@ def configure(*, level: str, fmt: Literal["json", "text"]) -> None:
     )
     for handler in logger.handlers:
         handler.setFormatter(formatter)
+
+
+def access(
+    *,
+    request_id: str,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    sent: int,
+    client: str,
+) -> None:
+    """One access line: what was asked, by whom, and how it was answered."""
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "route": route,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+        "bytes": sent,
+        "client": client,
+    }
+    access_logger.info(ACCESS_LINE, fields)

@@ -5,9 +5,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import errors, logs, rate_limits
+from app import errors, logs, rate_limits, request_limits
 from app.api import openapi
 from app.api.deps import refuse_nul
 from app.api.routes import (
@@ -25,8 +24,6 @@ from app.api.routes import (
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.middleware import RequestMiddleware
-from app.request_limits import RequestLimitsMiddleware
-from app.security_headers import SecurityHeadersMiddleware
 from app.stored_reads import open_reads
 from app.webhooks import Dispatcher
 
@@ -67,17 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    # Outermost last: proxy headers, security headers, request id and log, rate and query limits.
-    app.add_middleware(
-        RequestLimitsMiddleware,
-        max_query_bytes=settings.max_query_bytes,
-        max_query_params=settings.max_query_params,
-        body_timeout=settings.body_timeout_seconds,
-    )
+    rates = None
     if settings.rate_limit_enabled:
-        app.add_middleware(
-            rate_limits.RateLimitMiddleware,
-            store=rate_store,
+        rates = rate_limits.Limiter(
+            rate_store,
             ip=rate_limits.Rate(
                 "ip", settings.rate_limit_ip_per_second, settings.rate_limit_ip_burst
             ),
@@ -90,13 +80,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
         body_limits={"/v1/import": settings.max_import_bytes},
+        limits=request_limits.Limits(
+            max_query_bytes=settings.max_query_bytes,
+            max_query_params=settings.max_query_params,
+            body_timeout=settings.body_timeout_seconds,
+        ),
+        rates=rates,
+        trusted_proxies=settings.trusted_proxies,
+        docs_paths=frozenset(
+            filter(None, (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
+        ),
     )
-    docs = frozenset(
-        filter(None, (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
-    )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
-    if settings.trusted_proxies:
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
     reviews.install_hot_reads(app)
     for module in (

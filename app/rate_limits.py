@@ -1,4 +1,5 @@
-"""Per-client and per-credential rate limits: pure ASGI middleware in front of every route.
+"""Per-client and per-credential rate limits, checked in front of every route (by
+``app/middleware.py``).
 
 Each request draws on buckets, and is let through only if all of them have room:
 
@@ -20,8 +21,8 @@ Buckets live in this process (``MemoryStore``) or, with ``CLAIMREVIEW_REDIS_URL`
 When Redis cannot be reached the process falls back to its own buckets rather than refusing
 or waving through all traffic, logs a warning, and tries Redis again after a few seconds.
 
-Pure ASGI because it runs on every request of the hot read path: the in-process check costs a
-few microseconds (bench figures in the README).
+It runs on every request of the hot read path: the in-process check costs a few microseconds
+(bench figures in the README).
 """
 
 import hashlib
@@ -39,7 +40,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.config import Settings
 from app.errors import TooManyRequests, problem_response
@@ -189,29 +190,23 @@ def make_store(settings: Settings) -> Store:
     return MemoryStore()
 
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, store: Store, ip: Rate, key: Rate) -> None:
-        self.app = app
+class Limiter:
+    """The two policies over one store: what ``app/middleware.py`` asks for each request."""
+
+    def __init__(self, store: Store, *, ip: Rate, key: Rate) -> None:
         self.store = store
         self.ip = ip
         self.key = key
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        buckets: list[Bucket] = [("ip:" + _client_address(scope), self.ip)]
-        credential = _credential(scope)
+    async def acquire(self, address: str, credential: bytes | None) -> Refusal | None:
+        """Draw on the client's bucket and, with a credential, on the credential's."""
+        buckets: list[Bucket] = [("ip:" + address, self.ip)]
         if credential:
             buckets.append(("key:" + hashlib.sha256(credential).hexdigest(), self.key))
-        refusal = await self.store.acquire(buckets)
-        if refusal is None:
-            await self.app(scope, receive, send)
-            return
-        await _refuse(refusal)(scope, receive, send)
+        return await self.store.acquire(buckets)
 
 
-def _client_address(scope: Scope) -> str:
+def client_address(scope: Scope) -> str:
     client = scope.get("client")
     if not client:
         return "-"
@@ -224,10 +219,8 @@ def _client_address(scope: Scope) -> str:
     return host
 
 
-def _credential(scope: Scope) -> bytes | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return bytes(value)
+def query_credential(scope: Scope) -> bytes | None:
+    """The ``key=`` of the Google-compatible API, as the ``Authorization`` it stands for."""
     if scope["path"].startswith(GOOGLE_PREFIX) and b"key=" in scope["query_string"]:
         for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
             if name == "key" and value:
@@ -235,7 +228,7 @@ def _credential(scope: Scope) -> bytes | None:
     return None
 
 
-def _refuse(refusal: Refusal) -> Response:
+def refusal_response(refusal: Refusal) -> Response:
     rate = refusal.rate
     seconds = max(1, math.ceil(refusal.retry_after))
     error = TooManyRequests(

@@ -11,40 +11,25 @@ body. (The body's size is capped in app/middleware.py.)
   and its buffers for as long as it likes. The deadline covers the whole body, not the gap
   between chunks, which a trickle would never exceed.
 
-Pure ASGI, like the other middleware on the hot read path: a request without a body (a GET)
-costs a scan of its headers; only a body's reads are timed.
+``app/middleware.py`` applies them: a request without a body (a GET) costs two operations on
+its query string; only a body's reads are timed.
 """
 
 import asyncio
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive
 
-from app.errors import APIError, BadRequest, RequestTimeout, URITooLong, problem_response
+from app.errors import APIError, BadRequest, RequestTimeout, URITooLong
 
 
-class RequestLimitsMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, max_query_bytes: int, max_query_params: int, body_timeout: float
-    ) -> None:
-        self.app = app
+class Limits:
+    def __init__(self, *, max_query_bytes: int, max_query_params: int, body_timeout: float) -> None:
         self.max_query_bytes = max_query_bytes
         self.max_query_params = max_query_params
         self.body_timeout = body_timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        error = self._query_error(scope["query_string"])
-        if error is not None:
-            await problem_response(error)(scope, receive, send)
-            return
-        if _has_body(scope):
-            receive = self._timed(receive)
-        await self.app(scope, receive, send)
-
-    def _query_error(self, query: bytes) -> APIError | None:
+    def query_error(self, query: bytes) -> APIError | None:
         if len(query) > self.max_query_bytes:
             return URITooLong(
                 f"The query string is longer than {self.max_query_bytes} bytes.",
@@ -57,7 +42,7 @@ class RequestLimitsMiddleware:
             )
         return None
 
-    def _timed(self, receive: Receive) -> Receive:
+    def timed(self, receive: Receive) -> Receive:
         deadline = time.monotonic() + self.body_timeout
         body_done = False
 
@@ -77,11 +62,3 @@ class RequestLimitsMiddleware:
             return message
 
         return timed_receive
-
-
-def _has_body(scope: Scope) -> bool:
-    """Whether the request announces a body (RFC 9112: Content-Length or Transfer-Encoding)."""
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False

@@ -7,10 +7,10 @@ pasted HTML fragments (``/embed``, ``/v1/markup``), which are never meant to be 
 public fact-check page sets ``PAGE_POLICY``; the interactive API docs get ``DOCS_POLICY``, as
 FastAPI's Swagger UI and ReDoc pages load their scripts and styles from a CDN.
 
-Pure ASGI (it only adds headers to ``http.response.start``), as it runs on every request.
+``app/middleware.py`` adds them to ``http.response.start``; this module says which.
 """
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Iterable
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 # The card needs only its inline CSS and images (publisher logo, rating image) from anywhere.
@@ -28,31 +28,23 @@ DOCS_POLICY = (
 )
 CSP = b"content-security-policy"
 API, DOCS = API_POLICY.encode(), DOCS_POLICY.encode()
-ALWAYS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-]
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+REFERRER = (b"referrer-policy", b"strict-origin-when-cross-origin")
+_NAMES = frozenset((NOSNIFF[0], REFERRER[0], CSP))
+# What nearly every response gets: no security header of its own. One list per policy.
+_ADDED = {policy: [NOSNIFF, REFERRER, (CSP, policy)] for policy in (API, DOCS)}
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, docs_paths: frozenset[str]) -> None:
-        self.app = app
-        self.docs_paths = docs_paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        policy = DOCS if scope["path"] in self.docs_paths else API
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                own = {name for name, _ in headers}  # ASGI response header names are lowercase
-                headers += [header for header in ALWAYS if header[0] not in own]
-                if CSP not in own:
-                    headers.append((CSP, policy))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def add(
+    response: Iterable[tuple[bytes, bytes]], request_id: tuple[bytes, bytes], policy: bytes
+) -> list[tuple[bytes, bytes]]:
+    """A response's headers, then ``request_id``, then the security headers it did not set
+    (ASGI response header names are lowercase)."""
+    headers = [*response, request_id]
+    for name, _ in headers:
+        if name in _NAMES:
+            own = {name for name, _ in headers}
+            headers += [header for header in _ADDED[policy] if header[0] not in own]
+            return headers
+    headers += _ADDED[policy]
+    return headers

@@ -10,6 +10,7 @@ goes through ``readable_review`` (who may see it) and ``stored_response`` (ETag,
 """
 
 from collections.abc import Callable
+from functools import cache
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +29,7 @@ MEDIA_TYPES = {JSONLD: "application/ld+json"}
 # Public reads may be fetched by any page's script (a CMS preview, a partner's widget); the
 # answer is the same for every origin and never depends on cookies.
 CORS = {"Access-Control-Allow-Origin": "*"}
+CORS_RAW = [(name.lower().encode(), value.encode()) for name, value in CORS.items()]
 
 
 async def reader(request: Request) -> Principal | None:
@@ -71,6 +73,17 @@ async def readable_review(request: Request, review_id: str) -> tuple[StoredRevie
     return row, cache_control
 
 
+class StoredBytes(Response):
+    """A response whose raw headers are built by ``stored_response``: Starlette's constructor
+    would encode and lowercase every header again on each request."""
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
 def stored_response(
     request: Request,
     row: StoredReview,
@@ -83,17 +96,28 @@ def stored_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """200 with ``body()``, or 304 (without rendering it) when ``If-None-Match`` has ``tag``."""
-    sent = {
-        "ETag": tag,
-        "Last-Modified": http_date(row.updated_at),
-        "Cache-Control": cache_control,
-        "Vary": vary,
-        **CORS,
-        **(headers or {}),
-    }
+    sent = [
+        (b"etag", tag.encode("latin-1")),
+        (b"last-modified", http_date(row.updated_at).encode("latin-1")),
+        (b"cache-control", cache_control.encode("latin-1")),
+        (b"vary", vary.encode("latin-1")),
+        *CORS_RAW,
+    ]
+    if headers:
+        sent += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     if none_match(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=sent)
-    return Response(body(), media_type=media_type, headers=sent)
+        return StoredBytes(b"", 304, sent)
+    content = body()
+    sent += [(b"content-length", str(len(content)).encode()), _content_type(media_type)]
+    return StoredBytes(content, 200, sent)
+
+
+@cache
+def _content_type(media_type: str) -> tuple[bytes, bytes]:
+    """The Content-Type header Starlette would send (text types get a charset)."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"
+    return b"content-type", media_type.encode()
 
 
 async def serve_stored_review(request: Request, review_id: str, representation: str) -> Response:
