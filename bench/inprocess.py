@@ -165,7 +165,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     paths = [f"/v1/claim-reviews/{rng.choice(ids)}.jsonld" for _ in range(args.requests)]
     warm = paths[: max(1, len(paths) // 5)]
     drive = drive_asgi if args.driver == "asgi" else drive_uvicorn
-    lifespan = getattr(app, "router").lifespan_context(app)
+    lifespan = app.router.lifespan_context(app)
     async with lifespan:
         await drive(app, warm, args.concurrency)
         elapsed, ok = await drive(app, paths, args.concurrency)
