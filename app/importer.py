@@ -809,7 +809,7 @@ def _unchanged(entry: _Prepared, review: ClaimReview) -> bool:
         entry.document is not None
         and review.status == "published"
         and review.external_id == entry.key
-        and orjson.loads(entry.document) == review.document
+        and orjson.loads(str(entry.document)) == review.document
     )
 
 
