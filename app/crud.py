@@ -1,12 +1,15 @@
 """Every SQL statement of the write side and of ordinary reads. Callers only flush; the session
 dependency commits (db.py)."""
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import JSON, Dialect, MetaData, Table, delete, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from app.models import (
     ApiKey,
@@ -81,11 +84,13 @@ def insert_reviews(
     tags: Mapping[str, Sequence[str]],
 ) -> None:
     """New reviews (column values; ``tags`` by review id) with their revisions, outbox events
-    and tag rows: one multi-row INSERT per table, where the ORM would flush row by row."""
-    table = _table(ClaimReview)
+    and tag rows: one multi-row INSERT per table, where the ORM would flush row by row.
+
+    A JSON column's value may be given encoded already, as ``JsonText``."""
+    table = _encoded_json_table(ClaimReview)
     created = session.execute(insert(table).returning(table.c.id, table.c.pk), reviews)
     pks: dict[str, int] = {review_id: pk for review_id, pk in created}
-    session.execute(insert(_table(ReviewRevision)), revisions)
+    session.execute(insert(_encoded_json_table(ReviewRevision)), revisions)
     if events:
         session.execute(insert(_table(OutboxEvent)), events)
     rows = [
@@ -100,6 +105,43 @@ def insert_reviews(
 def _table(model: type[Base]) -> Table:
     """A model's Core table: inserting into it skips the ORM's per-row bookkeeping."""
     return cast(Table, model.__table__)
+
+
+class JsonText(str):
+    """A JSON column's value encoded already, exactly as the JSON type would encode it: an
+    import's worker processes encode their rows, so that the writing process does not."""
+
+    @classmethod
+    def of(cls, value: Any) -> "JsonText":
+        return cls(json.dumps(value))
+
+
+class _JsonAsText(UserDefinedType[Any]):
+    """A JSON column bound as text: ``JsonText`` as it is, anything else encoded the way the
+    JSON type does (``json.dumps``, on SQLite and by psycopg alike), so the stored text is the
+    same. PostgreSQL casts the text, sent untyped, to the column's ``json``."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "JSON"
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _json_text
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
+@cache
+def _encoded_json_table(model: type[Base]) -> Table:
+    """A model's Core table, for INSERTs only, whose JSON columns take ``JsonText``."""
+    table = _table(model).to_metadata(MetaData())
+    for column in table.columns:
+        if isinstance(column.type, JSON):
+            column.type = _JsonAsText()
+    return table
 
 
 def list_revisions(*, session: Session, review_id: str) -> Sequence[ReviewRevision]:

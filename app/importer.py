@@ -59,6 +59,7 @@ import hashlib
 import itertools
 import multiprocessing
 import re
+import signal
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -377,12 +378,15 @@ class _Prepared:
     findings: list[Finding]
     publisher: Publisher | None = None
     incoming: ReviewIn | None = None
-    key: str | None = None
+    key: str | None = None  # set when the item is valid
     review_id: str | None = None  # when @id is one of ours
-    # Rendered ahead by a worker process, as a new review keyed ``key`` (rows, or the errors
-    # that refused it); unused when the review turns out to exist.
+    # From a worker process, which does not send ``incoming`` back (``_incoming`` prepares the
+    # item again in the rare case a write needs it): the review rendered as a new one keyed
+    # ``key`` (rows, or the errors that refused it), and its document as it would be stored,
+    # which tells an unchanged review without rendering anything.
     rows: reviews.NewReview | None = None
     refused: list[Finding] | None = None
+    document: str | None = None
 
 
 def upsert(
@@ -399,14 +403,16 @@ def upsert(
 ) -> Report:
     """Create or update a review for every ClaimReview, committing after each batch.
 
-    With ``processes`` > 1 (the CLI), worker processes check and render the next batches while
-    this one writes: on two cores that nearly doubles the rate, as checking and rendering are
-    four fifths of the work.
+    With ``processes`` > 1 and more than one batch to write, worker processes check and render
+    the next batches while this one writes: on two cores that nearly doubles the rate, as
+    checking and rendering are four fifths of the work.
     """
     report = report if report is not None else Report()
     applied: dict[str, int] = {}  # review id -> index of the item that wrote it in this input
     batches = _batches(items, batch_size or BATCH_SIZE)
-    if processes > 1:
+    head = list(itertools.islice(batches, 2))
+    batches = itertools.chain(head, batches)
+    if processes > 1 and len(head) > 1:
         # Forked workers read the publishers' columns and must never load them themselves
         # (over this process's connection): load what a rollback expired, first.
         for publisher in publishers.by_id.values():
@@ -444,9 +450,23 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 # Checking and rendering in worker processes (forked: they inherit the publishers)
+#
+# What travels back is kept small, as unpickling it is this process's share of the work: per
+# item its findings as tuples, the publisher's id, and for a valid item its key, its document
+# and its rows with the JSON columns encoded already (``crud.JsonText``).
 
 _IN_FLIGHT = 2  # batches queued beyond one per worker: bounded memory, workers never idle
 _worker: tuple[Publishers, str, str] | None = None
+_FindingRow = tuple[Literal["error", "warning"], str, str, str, str]
+_Packed = tuple[
+    list[_FindingRow],
+    int | None,
+    str | None,
+    str | None,
+    str | None,
+    reviews.NewReview | None,
+    list[_FindingRow] | None,
+]
 
 
 def _prepared_in_workers(
@@ -458,36 +478,74 @@ def _prepared_in_workers(
 ) -> Iterator[list[_Prepared]]:
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, _start_worker, (publishers, actor, base_url)) as pool:
-        pending: collections.deque[AsyncResult[list[tuple[_Prepared, int | None]]]]
+        pending: collections.deque[tuple[list[Item], AsyncResult[list[_Packed]]]]
         pending = collections.deque()
         for batch in itertools.chain(batches, [None]):
             if batch is not None:
-                pending.append(pool.apply_async(_prepare_in_worker, (batch,)))
+                pending.append((batch, pool.apply_async(_prepare_in_worker, (batch,))))
             while pending and (batch is None or len(pending) > processes + _IN_FLIGHT):
-                prepared = pending.popleft().get()
-                # Publishers travel as ids: this process's own rows are the ones to write with.
-                for entry, publisher_id in prepared:
-                    entry.publisher = publishers.by_id.get(publisher_id or 0)
-                yield [entry for entry, _ in prepared]
+                items, result = pending.popleft()
+                yield [
+                    _unpacked(item, packed, publishers)
+                    for item, packed in zip(items, result.get(), strict=True)
+                ]
 
 
 def _start_worker(publishers: Publishers, actor: str, base_url: str) -> None:
+    """A worker forked from a server answers no signal of the server's: its event loop's
+    handlers would keep it alive when the pool ends it, or wake the server's loop."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     global _worker
     _worker = (publishers, actor, base_url)
 
 
-def _prepare_in_worker(batch: list[Item]) -> list[tuple[_Prepared, int | None]]:
+def _prepare_in_worker(batch: list[Item]) -> list[_Packed]:
     assert _worker is not None
     publishers, actor, base_url = _worker
-    prepared = []
-    for item in batch:
-        entry = _prepare(item, publishers=publishers, base_url=base_url)
-        publisher, entry.publisher = entry.publisher, None
-        if publisher is not None and entry.incoming is not None and entry.key is not None:
-            incoming = entry.incoming.model_copy(update={"external_id": entry.key})
-            entry.rows, entry.refused = _render(publisher, incoming, entry.item, actor, base_url)
-        prepared.append((entry, publisher.id if publisher is not None else None))
-    return prepared
+    return [
+        _packed(_prepare(item, publishers=publishers, base_url=base_url), actor, base_url)
+        for item in batch
+    ]
+
+
+def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
+    """An item prepared and rendered as a new review, for the trip back to the writer."""
+    findings = [_finding_row(finding) for finding in entry.findings]
+    publisher = entry.publisher
+    if publisher is None or entry.incoming is None or entry.key is None:
+        return findings, publisher.id if publisher else None, None, None, None, None, None
+    incoming = entry.incoming.model_copy(update={"external_id": entry.key})
+    rows, refused = _render(publisher, incoming, entry.item, actor, base_url)
+    if rows is None:
+        document = crud.JsonText.of(incoming.document())
+    else:
+        document = crud.JsonText.of(rows.review["document"])
+        rows.review["document"] = rows.revision["document"] = document
+        rows.review["findings"] = crud.JsonText.of(rows.review["findings"])
+    refused_rows = None if refused is None else [_finding_row(finding) for finding in refused]
+    return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
+
+
+def _unpacked(item: Item, packed: _Packed, publishers: Publishers) -> _Prepared:
+    findings, publisher_id, key, review_id, document, rows, refused = packed
+    # Publishers travel as ids: this process's own rows are the ones to write with.
+    publisher = publishers.by_id.get(publisher_id) if publisher_id is not None else None
+    return _Prepared(
+        item,
+        [Finding(*row) for row in findings],
+        publisher,
+        key=key,
+        review_id=review_id,
+        rows=rows,
+        refused=None if refused is None else [Finding(*row) for row in refused],
+        document=document,
+    )
+
+
+def _finding_row(finding: Finding) -> _FindingRow:
+    return finding.severity, finding.profile, finding.path, finding.code, finding.message
 
 
 def _render(
@@ -507,10 +565,16 @@ def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
     """Everything that needs no database: the publisher, the checks, the native review, the key."""
     if item.node is None:
         return _Prepared(item, [item.problem] if item.problem else [])
-    node = item.node
-    publisher = publishers.choose(node)
+    publisher = publishers.choose(item.node)
     if publisher is None:
         return _Prepared(item, [_unknown_publisher(item)])
+    return _checked(item, publisher, base_url)
+
+
+def _checked(item: Item, publisher: Publisher, base_url: str) -> _Prepared:
+    """An item of ``publisher``: its findings, and its native review and key when valid."""
+    node = item.node
+    assert node is not None
     findings = [
         _relocated(finding, item)
         for finding in validation.validate(node, publisher_domains=publisher.domains)
@@ -528,6 +592,16 @@ def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
         return _Prepared(item, findings, publisher)
     key, review_id = _identity(node, incoming, base_url)
     return _Prepared(item, findings, publisher, incoming, key, review_id)
+
+
+def _incoming(entry: _Prepared, base_url: str) -> ReviewIn:
+    """A valid item's native review: a worker's entry does not carry it, so it is made again
+    (the same checks give the same review)."""
+    if entry.incoming is None:
+        assert entry.publisher is not None
+        entry.incoming = _checked(entry.item, entry.publisher, base_url).incoming
+    assert entry.incoming is not None
+    return entry.incoming
 
 
 def _unknown_publisher(item: Item) -> Finding:
@@ -620,13 +694,13 @@ def _write(
 ) -> None:
     """Existing reviews are compared and updated one by one; the batch's new reviews are
     rendered as they come and inserted together at the end (``_insert``)."""
-    by_key, by_id = _existing(session, [entry for entry in prepared if entry.incoming])
+    by_key, by_id = _existing(session, [entry for entry in prepared if entry.key is not None])
     planned: dict[tuple[int, str], str] = {}  # (publisher, external_id) -> review created here
     creates: list[_Create] = []
     outcomes: list[_Outcome] = []
     for entry in prepared:
         index = entry.item.index
-        if entry.incoming is None or entry.publisher is None or entry.key is None:
+        if entry.publisher is None or entry.key is None:
             outcomes.append(_Outcome(index, "invalid", None, entry.findings))
             continue
         publisher = entry.publisher
@@ -643,10 +717,11 @@ def _write(
             duplicate = _duplicate(entry.item, applied[review_id])
             outcomes.append(_Outcome(index, "unchanged", review_id, [*entry.findings, duplicate]))
             continue
-        incoming = entry.incoming.model_copy(update={"external_id": external_id})
         if review is None:
             rows, refused = entry.rows, entry.refused
             if rows is None and refused is None:
+                incoming = _incoming(entry, base_url)
+                incoming = incoming.model_copy(update={"external_id": external_id})
                 rows, refused = _render(publisher, incoming, entry.item, actor, base_url)
             if rows is None:
                 outcomes.append(
@@ -659,11 +734,15 @@ def _write(
             applied[rows.id] = index
             planned[(publisher.id, entry.key)] = rows.id
             continue
+        if _unchanged(entry, review):
+            applied[review.id] = index
+            outcomes.append(_Outcome(index, "unchanged", review.id, entry.findings))
+            continue
         status, review, findings = _upsert_one(
             session=session,
             review=review,
             publisher=publisher,
-            incoming=incoming,
+            incoming=_incoming(entry, base_url).model_copy(update={"external_id": external_id}),
             entry=entry,
             actor=actor,
             base_url=base_url,
@@ -697,7 +776,7 @@ def _insert(*, session: Session, creates: list[_Create], actor: str, base_url: s
                 _insert_rows(session, [create.rows])
         except IntegrityError:
             # Another import stored this external_id first: update that review instead.
-            assert entry.publisher is not None and entry.incoming is not None
+            assert entry.publisher is not None
             external_id = create.rows.review["external_id"]
             review = crud.get_review_by_external_id(
                 session=session,
@@ -711,7 +790,7 @@ def _insert(*, session: Session, creates: list[_Create], actor: str, base_url: s
                 session=session,
                 review=review,
                 publisher=entry.publisher,
-                incoming=entry.incoming.model_copy(update={"external_id": external_id}),
+                incoming=_incoming(entry, base_url).model_copy(update={"external_id": external_id}),
                 entry=entry,
                 actor=actor,
                 base_url=base_url,
@@ -721,6 +800,17 @@ def _insert(*, session: Session, creates: list[_Create], actor: str, base_url: s
         except DataError as error:
             outcome.status, outcome.review_id = "invalid", None
             outcome.findings = [*outcome.findings, _refused(entry.item, error)]
+
+
+def _unchanged(entry: _Prepared, review: ClaimReview) -> bool:
+    """Whether a worker's item is its stored, published review as it is: what
+    ``reviews.replace`` would find, told without preparing the item again."""
+    return (
+        entry.document is not None
+        and review.status == "published"
+        and review.external_id == entry.key
+        and orjson.loads(str(entry.document)) == review.document
+    )
 
 
 def _insert_rows(session: Session, rows: list[reviews.NewReview]) -> None:

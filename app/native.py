@@ -100,12 +100,20 @@ def normalise_language(value: str) -> str:
 def prune(value: Any) -> Any:
     """Drop nulls, empty lists and empty objects at every depth (the stored form has none)."""
     if isinstance(value, dict):
-        pruned = {key: prune(item) for key, item in value.items()}
-        return {key: item for key, item in pruned.items() if item not in (None, [], {})}
+        pruned = ((key, _pruned(item)) for key, item in value.items())
+        return {key: item for key, item in pruned if _kept(item)}
     if isinstance(value, list):
-        pruned_items = [prune(item) for item in value]
-        return [item for item in pruned_items if item not in (None, [], {})]
+        return [item for item in map(_pruned, value) if _kept(item)]
     return value
+
+
+def _pruned(value: Any) -> Any:
+    return prune(value) if isinstance(value, dict | list) else value
+
+
+def _kept(value: Any) -> bool:
+    """Not None, [] or {} (what ``value not in (None, [], {})`` says, without building them)."""
+    return value is not None and (not isinstance(value, dict | list) or bool(value))
 
 
 def check_no_nul(value: str) -> str:

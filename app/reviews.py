@@ -63,7 +63,13 @@ def render(
     )
     found = validation.validate(node, publisher_domains=publisher.domains)
     findings = [
-        dataclasses.asdict(dataclasses.replace(item, path=jsonld.native_pointer(item.path)))
+        {
+            "severity": item.severity,
+            "profile": item.profile,
+            "path": jsonld.native_pointer(item.path),
+            "code": item.code,
+            "message": item.message,
+        }
         for item in found
     ]
     errors = [item for item in findings if item["severity"] == "error"]

@@ -27,10 +27,26 @@ def fold(text: str) -> str:
     # NFKD on both sides of casefold: compatibility forms may decompose to capitals ("㎒").
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = _APOSTROPHES.sub("", _STRIPPED_MARKS.sub("", text))
-    kept = []
-    for char in text:
+    return " ".join(unicodedata.normalize("NFC", text.translate(_CHARACTERS)).split())
+
+
+class _Characters(dict[int, str | None]):
+    """What fold() makes of each character, for ``str.translate``: format characters (zero-width
+    joiners and the like, which sit inside words) go, punctuation, symbols, separators and
+    controls become spaces, everything else stays. Filled in as characters are met (up to a
+    bound: text is input), which spares a Python loop over every character."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
         category = unicodedata.category(char)
-        if category == "Cf":  # zero-width joiners and the like sit inside words
-            continue
-        kept.append(" " if category[0] in "PSZC" else char)
-    return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+        if category == "Cf":
+            result = None
+        else:
+            result = " " if category[0] in "PSZC" else char
+        if len(self) < _MAX_REMEMBERED:
+            self[code] = result
+        return result
+
+
+_MAX_REMEMBERED = 65_536
+_CHARACTERS = _Characters()

@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -103,6 +103,9 @@ class _Range:
 
 
 _OPEN = _Range("anything", frozenset(), frozenset(), True)
+_MAX_REMEMBERED = 10_000
+_Problem = tuple[Literal["error", "warning"], str, str]  # severity, code, message
+_PropertyCheck = tuple[tuple[_Problem, ...], _Range]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ class _Vocabulary:
         self._lower_types = {name.lower(): name for name in self.types}
         self._lower_properties = {name.lower(): name for name in self.properties}
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._property_checks: dict[tuple[str, tuple[str, ...]], _PropertyCheck] = {}
 
     def _range(self, ranges: list[str], datatypes: frozenset[str]) -> _Range:
         if not ranges or any(name not in self.types for name in ranges):
@@ -150,6 +154,44 @@ class _Vocabulary:
                 self._ancestors[name] = frozenset(seen)
             found |= self._ancestors[name]
         return found
+
+    def check_property(self, key: str, names: tuple[str, ...]) -> "_PropertyCheck":
+        """What is wrong with property ``key`` on a node of the types ``names``, and its range.
+
+        Remembered: a document repeats a few dozen (property, types) pairs, and checking one
+        afresh is a good part of a validation. The memory is bounded, as terms are input.
+        """
+        found = self._property_checks.get((key, names))
+        if found is None:
+            if len(self._property_checks) >= _MAX_REMEMBERED:
+                self._property_checks.clear()
+            found = self._property_checks[(key, names)] = self._check_property(key, names)
+        return found
+
+    def _check_property(self, key: str, names: tuple[str, ...]) -> "_PropertyCheck":
+        name, external = _local_name(key)
+        if external:
+            message = f"{_show(key)} is not a schema.org property and was not checked."
+            return (("warning", "unknown-property", message),), _OPEN
+        found = self.properties.get(name)
+        if found is None:
+            message = f"{_show(name)} is not a schema.org property.{self.suggest_property(name)}"
+            return (("error", "unknown-property", message),), _OPEN
+        problems: list[_Problem] = []
+        if name in self.superseded:
+            problems.append(("warning", "superseded-term", self.superseded_message(name)))
+        ancestors = self.ancestors(type_name for type_name in names if type_name in self.types)
+        if ancestors and found.domains and not ancestors & found.domains:
+            types = "/".join(type_name for type_name in names if type_name in self.types)
+            message = (
+                f"{name} is not a property of {types}; schema.org defines it for "
+                f"{', '.join(sorted(found.domains))}."
+            )
+            problems.append(("error", "property-not-in-domain", message))
+        return tuple(problems), found.range
+
+    def superseded_message(self, name: str) -> str:
+        return f"schema.org has superseded {name}; use {self.superseded[name]}."
 
     def suggest_type(self, name: str) -> str:
         return _suggestion(name, self._lower_types, self.types)
@@ -298,15 +340,13 @@ class _Walker:
 
     # Nodes and values
 
-    def node(self, node: dict[str, Any], path: Location, *, root: bool) -> list[str]:
+    def node(self, node: dict[str, Any], path: Location, *, root: bool) -> tuple[str, ...]:
         """Check one node object and everything in it; return its type names."""
         self.context(node, path, root=root)
-        names = _type_names(node.get("@type"))
+        names = tuple(_type_names(node.get("@type")))
         vocabulary = self.vocabulary
-        ancestors: frozenset[str] = frozenset()
         if vocabulary is not None:
             self.check_id_and_type(node, path, vocabulary)
-            ancestors = vocabulary.ancestors(name for name in names if name in vocabulary.types)
         for key, value in node.items():
             if key in _NOT_PROPERTIES:
                 continue
@@ -321,7 +361,7 @@ class _Walker:
                         f"The JSON-LD keyword {key} is not supported here and was not checked.",
                     )
             else:
-                value_range = self.property(key, names, ancestors, (*path, key))
+                value_range = self.property(key, names, (*path, key))
                 self.value(value, value_range, (*path, key), key)
         if self.check_google and "ClaimReview" in names:
             self.claim_review(node, path)
@@ -365,53 +405,23 @@ class _Walker:
                 self.superseded(item_path, name, vocabulary)
 
     def superseded(self, path: Location, name: str, vocabulary: _Vocabulary) -> None:
-        self.schemaorg(
-            "warning",
-            path,
-            "superseded-term",
-            f"schema.org has superseded {name}; use {vocabulary.superseded[name]}.",
-        )
+        self.schemaorg("warning", path, "superseded-term", vocabulary.superseded_message(name))
 
-    def property(
-        self, key: str, names: list[str], ancestors: frozenset[str], path: Location
-    ) -> _Range:
+    def property(self, key: str, names: tuple[str, ...], path: Location) -> _Range:
         """Check that the property exists and fits the node's type; return its range."""
         vocabulary = self.vocabulary
         if vocabulary is None:
             return _OPEN
-        name, external = _local_name(key)
-        if external:
-            self.schemaorg(
-                "warning",
-                path,
-                "unknown-property",
-                f"{_show(key)} is not a schema.org property and was not checked.",
-            )
-            return _OPEN
-        found = vocabulary.properties.get(name)
-        if found is None:
-            self.schemaorg(
-                "error",
-                path,
-                "unknown-property",
-                f"{_show(name)} is not a schema.org property.{vocabulary.suggest_property(name)}",
-            )
-            return _OPEN
-        if name in vocabulary.superseded:
-            self.superseded(path, name, vocabulary)
-        if ancestors and found.domains and not ancestors & found.domains:
-            types = "/".join(type_name for type_name in names if type_name in vocabulary.types)
-            self.schemaorg(
-                "error",
-                path,
-                "property-not-in-domain",
-                f"{name} is not a property of {types}; schema.org defines it for "
-                f"{', '.join(sorted(found.domains))}.",
-            )
-        return found.range
+        problems, value_range = vocabulary.check_property(key, names)
+        for severity, code, message in problems:
+            self.schemaorg(severity, path, code, message)
+        return value_range
 
     def value(self, value: Any, value_range: _Range, path: Location, key: str) -> None:
-        if value is None:
+        if type(value) is str:  # the commonest value first: the same checks as below
+            if not value_range.open:
+                self.string(value, value_range, path, key)
+        elif value is None:
             self.shape("warning", path, "null-value", f"{key} is null; leave it out instead.")
         elif isinstance(value, list | dict) and len(path) > _MAX_DEPTH:
             self.shape("error", path, "too-deep", f"Nesting deeper than {_MAX_DEPTH} levels.")
@@ -428,7 +438,12 @@ class _Walker:
             self.literal(value, value_range, path, key)
 
     def node_range(
-        self, node: dict[str, Any], names: list[str], value_range: _Range, path: Location, key: str
+        self,
+        node: dict[str, Any],
+        names: tuple[str, ...],
+        value_range: _Range,
+        path: Location,
+        key: str,
     ) -> None:
         vocabulary = self.vocabulary
         assert vocabulary is not None  # ranges are open without a vocabulary
@@ -835,8 +850,12 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@lru_cache(maxsize=4096)
 def _http_host(url: str) -> str | None:
-    """The host of an absolute http(s) URL (lower case, no trailing dot), else None."""
+    """The host of an absolute http(s) URL (lower case, no trailing dot), else None.
+
+    Remembered: an import checks each URL twice, in the markup and in the JSON-LD rendered
+    from it, and a publisher's URLs recur in every review."""
     if not _SAFE_URL.fullmatch(url):
         return None
     try:
@@ -861,6 +880,7 @@ def _host_on(host: str, domains: Sequence[str]) -> bool:
     return any(host == domain or host.endswith("." + domain) for domain in domains)
 
 
+@lru_cache(maxsize=4096)
 def _is_absolute_url(text: str) -> bool:
     if not _SCHEME.fullmatch(text):
         return False

@@ -3,6 +3,7 @@ export -> import -> export round trip (hypothesis)."""
 
 import hashlib
 import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -417,6 +418,60 @@ def test_import_commits_each_batch_and_a_bad_item_does_not_sink_its_batch(
     for item in kept:
         history = client.get(f"/v1/claim-reviews/{item['id']}/revisions", headers=fce)
         assert [entry["version"] for entry in history.json()["items"]] == [1]
+
+
+def test_import_of_several_batches_checks_and_renders_in_worker_processes_alike(
+    client: TestClient, fce: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than one batch is prepared in worker processes, which send back compact rows: the
+    reports, the stored reviews and their revisions are those of an import in one process."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    pooled: list[int] = []
+    original = importer._prepared_in_workers
+
+    def spy(*args: Any) -> Iterator[Any]:
+        pooled.append(args[-1])
+        return original(*args)
+
+    monkeypatch.setattr(importer, "_prepared_in_workers", spy)
+    nodes = [claim_review(number, keywords=["Arms", f"Batch {number // 2}"]) for number in range(6)]
+    nodes[3]["reviewRating"] = {"@type": "Rating", "ratingValue": 1}  # no label: invalid
+
+    first = post_import(client, ndjson(*nodes), fce, content_type=NDJSON)
+    in_one_process = post_import(client, ndjson(nodes[5]), fce, content_type=NDJSON)
+    ids = [item["id"] for item in first["items"]]
+    client.delete(f"/v1/claim-reviews/{ids[2]}", headers=fce).raise_for_status()
+    nodes[1]["headline"] = "Checked again"
+    again = post_import(client, ndjson(*nodes), fce, content_type=NDJSON)
+
+    if (os.cpu_count() or 1) > 1:
+        assert pooled == [os.cpu_count()] * 2
+    assert statuses(first) == [(n, "invalid" if n == 3 else "created") for n in range(6)]
+    assert statuses(again) == [
+        (0, "unchanged"),
+        (1, "updated"),
+        (2, "unchanged"),
+        (3, "invalid"),
+        (4, "unchanged"),
+        (5, "unchanged"),
+    ]
+    assert again["items"][2]["findings"][-1]["code"] == "retracted"
+    assert [item["id"] for item in again["items"]] == ids
+    assert in_one_process["items"][0]["id"] == ids[5]
+    assert [item["findings"] for item in first["items"]][5] == in_one_process["items"][0][
+        "findings"
+    ]
+    assert first["items"][3]["findings"] == again["items"][3]["findings"]
+    assert any(f["code"] == "missing-required" for f in first["items"][3]["findings"])
+    kept = {item["id"]: item for item in stored(client, fce)}
+    assert sorted(kept) == sorted(ids[n] for n in (0, 1, 4, 5))
+    assert kept[ids[1]]["headline"] == "Checked again"
+    assert kept[ids[0]]["tags"] == ["Arms", "Batch 0"]
+    for n in (0, 1):
+        history = client.get(f"/v1/claim-reviews/{ids[n]}/revisions", headers=fce).json()
+        assert [row["kind"] for row in history["items"]] == ["created", "updated"][: n + 1]
+    served = orjson.loads(client.get(f"/v1/claim-reviews/{ids[0]}.jsonld").content)
+    assert served["keywords"] == ["Arms", "Batch 0"]
 
 
 def test_import_keeps_the_batches_committed_before_a_failure(

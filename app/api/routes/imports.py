@@ -8,6 +8,10 @@ in ``app/importer.py``.
 
 import dataclasses
 import itertools
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,6 +29,11 @@ from app.security import Principal
 from app.validation import Finding
 
 router = APIRouter(tags=["import and validation"])
+
+# One import at a time per server process checks and renders in worker processes, one per CPU
+# (``importer.upsert`` forks them only for an input of more than one batch); any other import
+# meanwhile runs in its own thread as before, so the workers never outnumber the cores.
+_WORKERS = threading.Lock()
 
 _BODY_TYPES = {
     "application/ld+json": "JSON-LD: a ClaimReview, an array, an @graph or a DataFeed",
@@ -164,14 +173,29 @@ def import_markup(
             "The body holds no ClaimReview.",
             errors=[{"path": "/", "message": "no node with @type ClaimReview"}],
         )
-    report = importer.upsert(
-        session=session,
-        items=itertools.chain([first], items),
-        publishers=publishers,
-        actor=principal.actor,
-        base_url=settings.public_base_url,
-    )
+    with _worker_processes() as processes:
+        report = importer.upsert(
+            session=session,
+            items=itertools.chain([first], items),
+            publishers=publishers,
+            actor=principal.actor,
+            base_url=settings.public_base_url,
+            processes=processes,
+        )
     return _json(report.as_dict())
+
+
+@contextmanager
+def _worker_processes() -> Iterator[int]:
+    """How many processes this import may check and render in: one per CPU, or 1 (this one)
+    while another import of this server process has them."""
+    if not _WORKERS.acquire(blocking=False):
+        yield 1
+        return
+    try:
+        yield os.cpu_count() or 1
+    finally:
+        _WORKERS.release()
 
 
 def _publishers(session: Session, principal: Principal, slug: str | None) -> importer.Publishers:
