@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
     reviews.install_hot_reads(app)
+    search.install_list(app)
     for module in (
         search,
         reviews,
