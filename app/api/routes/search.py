@@ -65,7 +65,7 @@ class FilterParams(BaseModel):
     )
 
 
-FILTER_NAMES = tuple(FilterParams.model_fields)
+_FILTER_NAMES = tuple(FilterParams.model_fields)
 
 
 class ListParams(FilterParams):
@@ -86,7 +86,7 @@ class Filters:
 
     def __init__(self, params: FilterParams) -> None:
         values = params.__dict__
-        self.raw = {name: values[name] for name in FILTER_NAMES if values[name] is not None}
+        self.raw = {name: values[name] for name in _FILTER_NAMES if values[name] is not None}
         self.search = _folded("q", params.q)
         self.review_filter = ReviewFilter(
             publisher_slug=params.publisher,
