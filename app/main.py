@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     reviews.install_hot_reads(app)
+    search.install_list(app)
     for module in (
         search,
         reviews,

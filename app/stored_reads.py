@@ -31,6 +31,8 @@ SQLITE_SELECT = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ?"
 MMAP_BYTES = 1 << 34
 # One round trip answers every lookup that arrived while the previous ones were in flight.
 POSTGRES_SELECT_MANY = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ANY(%s)"
+Query = tuple[str, tuple[Any, ...]]
+Rows = asyncio.Future[list[Any]]
 
 
 @dataclass(slots=True)
@@ -160,6 +162,9 @@ class PostgresReads:
         self._waiting: dict[str, list[asyncio.Future[StoredReview | None]]] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
         self._scheduled = False
+        self._pending: dict[Query, list[Rows]] = {}
+        self._querying: set[asyncio.Task[None]] = set()
+        self._queries_scheduled = False
 
     async def open(self) -> None:
         await self._pool.open(wait=True)
@@ -207,9 +212,57 @@ class PostgresReads:
                     future.set_result(found.get(review_id))
 
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(sql, params)
-            return await cursor.fetchall()
+        """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
+        asked for while earlier ones are in flight go out together, pipelined in one round
+        trip, and identical ones run once. Heavy ones (search, facets, counts) go alone."""
+        key = (sql, tuple(params))
+        if heavy or not _hashable(key):
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(sql, params)
+                return await cursor.fetchall()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._pending.setdefault(key, []).append(future)
+        self._schedule_queries(loop)
+        # A copy each: the callers share one result and may trim it.
+        return list(await future)
+
+    def _schedule_queries(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending and not self._queries_scheduled and len(self._querying) < self._size:
+            self._queries_scheduled = True
+            loop.call_soon(self._send_queries)
+
+    def _send_queries(self) -> None:
+        self._queries_scheduled = False
+        batch, self._pending = self._pending, {}
+        task = asyncio.get_running_loop().create_task(self._run_queries(batch))
+        self._querying.add(task)
+        task.add_done_callback(self._queries_done)
+
+    def _queries_done(self, task: asyncio.Task[None]) -> None:
+        self._querying.discard(task)
+        self._schedule_queries(task.get_loop())
+
+    async def _run_queries(self, batch: dict[Query, list[Rows]]) -> None:
+        results: list[list[Any] | Exception]
+        try:
+            async with self._pool.connection() as connection:
+                try:
+                    results = [*await _pipelined(connection, list(batch))]
+                except psycopg.Error:
+                    # One failed query aborts the rest of a pipeline: run each alone, so
+                    # that only its own callers see its error.
+                    results = [await _outcome(connection, sql, params) for sql, params in batch]
+        except Exception as error:
+            results = [error] * len(batch)
+        for futures, result in zip(batch.values(), results, strict=True):
+            for future in futures:
+                if future.done():  # the request went away
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
         """Rows in batches from a server-side cursor on a connection outside the pool, so a
@@ -227,6 +280,39 @@ class PostgresReads:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _hashable(key: Query) -> bool:
+    """Whether identical queries can be found by their text and parameters (an array
+    parameter cannot be; query.py binds only scalars)."""
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+async def _pipelined(
+    connection: psycopg.AsyncConnection[Any], queries: list[Query]
+) -> list[list[Any]]:
+    """The rows of each query, all sent before the first answer is awaited."""
+    if len(queries) == 1:
+        ((sql, params),) = queries
+        cursor = await connection.execute(sql, params)
+        return [await cursor.fetchall()]
+    async with connection.pipeline():
+        cursors = [await connection.execute(sql, params) for sql, params in queries]
+    return [await cursor.fetchall() for cursor in cursors]
+
+
+async def _outcome(
+    connection: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
+) -> list[Any] | Exception:
+    try:
+        cursor = await connection.execute(sql, params)
+        return await cursor.fetchall()
+    except psycopg.Error as error:
+        return error
 
 
 async def _read_ahead(fetch: Callable[[], Awaitable[list[Any]]]) -> AsyncIterator[list[Any]]:

@@ -187,9 +187,10 @@ def service(name: str, url: str) -> Server:
 def wrk(path: str, *, duration: float = 10, connections: int = 32, args: list[str] | None = None,
         server: Server | None = None, script: str = "random_ids.lua", threads: int = 2,
         ) -> dict[str, Any]:  # fmt: skip
+    """One wrk run against ``server`` (its port), or PORT when no server is given."""
     duration = 1 if SMOKE else duration
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency"]
-    command += ["-s", str(BENCH / script), BASE + path]
+    command += ["-s", str(BENCH / script), (server.base if server else BASE) + path]
     if args:
         command += ["--", *args]
     before = cpu_seconds(server.pid) if server else 0.0

@@ -24,6 +24,7 @@ import json
 import platform
 import random
 import sqlite3
+import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     OUT,
     PG_URL,
+    PORT,
     SQLITE_PATH,
     SQLITE_URL,
     Server,
     latencies,
+    load_average,
     log,
     service,
     wait_quiet,
@@ -122,7 +125,7 @@ def measure_database(name: str, url: str, count: int) -> dict[str, Any]:
     with service(f"q-{name}", url) as server:
         warm = shapes(random.Random(1), 30)
         measured = shapes(random.Random(2), count)
-        with httpx.Client(base_url="http://127.0.0.1:8791", timeout=120) as client:
+        with httpx.Client(base_url=server.base, timeout=120) as client:
             for shape, paths in measured.items():
                 # Facets are slow: warm with a few; time-box every shape (latencies budget_s).
                 for path in warm[shape][: 3 if shape.startswith("c_") else None]:
@@ -139,9 +142,80 @@ def measure_database(name: str, url: str, count: int) -> dict[str, Any]:
             quiet = wait_quiet(f"{name} {label}")
             results[label] = wrk(path, args=args, server=server) | {"quiet": quiet}
             log(f"{name} {label}: {results[label]['rps']:,.0f} req/s")
-        page = httpx.get("http://127.0.0.1:8791/v1/claim-reviews?limit=20").content
+        page = httpx.get(server.base + "/v1/claim-reviews?limit=20").content
         (OUT / "body-page.json").write_bytes(page)
     return results
+
+
+def list_pages(slugs: Path) -> list[tuple[str, str, list[str] | None]]:
+    return [
+        ("list_publisher", "/", [str(slugs), "/v1/claim-reviews?publisher=%s&limit=20"]),
+        ("list_unfiltered", "/v1/claim-reviews?limit=20", None),
+    ]
+
+
+def measure_list_pages(
+    name: str, url: str, body: Path, *, slices: int, seconds: float
+) -> dict[str, Any]:
+    """List pages against the ceiling in alternating slices, both servers up (the ceiling on
+    PORT + 1): on a busy machine the drift hits both sides alike, so the ratio holds where the
+    absolute figures do not. No quiet-machine wait; the 1-minute load is recorded."""
+    slugs = OUT / "publisher-slugs.txt"
+    slugs.write_text("\n".join(slug for slug, _ in publishers()) + "\n")
+    results: dict[str, Any] = {}
+    bare = Server(
+        "q-ceiling", ["bench.ceiling:app"], {"BENCH_BODY": str(body)}, CEILING_PATH, PORT + 1
+    )
+    with bare as ceiling, service(f"q-{name}", url) as server:
+        for label, path, args in list_pages(slugs):
+            wrk(CEILING_PATH, duration=2, server=ceiling)
+            wrk(path, duration=3, args=args, server=server)
+            load1 = load_average()
+            ceiling_runs, service_runs = [], []
+            for _ in range(slices):
+                ceiling_runs.append(wrk(CEILING_PATH, duration=seconds, server=ceiling))
+                service_runs.append(wrk(path, duration=seconds, args=args, server=server))
+            service_rps, ceiling_rps = combined_rps(service_runs), combined_rps(ceiling_runs)
+            results[label] = {
+                "rps": service_rps,
+                "ceiling_rps": ceiling_rps,
+                "ratio": round(service_rps / ceiling_rps, 3),
+                "slices_rps": [round(run["rps"]) for run in service_runs],
+                "ceiling_slices_rps": [round(run["rps"]) for run in ceiling_runs],
+                "p50_ms": statistics.median(run["p50_ms"] for run in service_runs),
+                "p99_ms": statistics.fmean(run["p99_ms"] for run in service_runs),
+                "server_cpu": statistics.fmean(run["server_cpu"] for run in service_runs),
+                "errors": sum(run["errors"] for run in service_runs),
+                "load1_before": load1,
+                "load1_after": load_average(),
+            }
+            log(f"{name} {label}: {results[label]}")
+    return results
+
+
+def combined_rps(runs: list[dict[str, Any]]) -> float:
+    return round(sum(run["requests"] for run in runs) / sum(run["seconds"] for run in runs), 1)
+
+
+def list_pages_table(results: dict[str, Any]) -> str:
+    out = [
+        f"Run {results['date']} on {results['machine']}; {results['slices']} alternating slices"
+        f" of {results['slice_seconds']} s per side.",
+        "",
+        "| database | list page (JSON, limit 20) | req/s | ceiling req/s (same slices) | ratio"
+        " | target | p50 ms | p99 ms | server CPU | load1 | result |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in ("sqlite", "postgres"):
+        for label, row in results.get(name, {}).items():
+            verdict = "pass" if row["ratio"] >= 0.5 and not row["errors"] else "**fail**"
+            out.append(
+                f"| {name} | {label} | {row['rps']:,.0f} | {row['ceiling_rps']:,.0f}"
+                f" | {row['ratio']:.2f}"
+                f" | ≥ 0.50 | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['server_cpu']:.2f}"
+                f" | {row['load1_before']} | {verdict} |"
+            )
+    return "\n".join(out)
 
 
 # Plans
@@ -151,7 +225,10 @@ def plan_filters() -> dict[str, tuple[str, ReviewFilter]]:
     return {
         "a_q_publisher": ("list", ReviewFilter(search="madrid", publisher_slug="fc-es-1")),
         "b_language_verdict": ("list", ReviewFilter(language="es", verdict="false")),
-        "b_publisher_verdict": ("list", ReviewFilter(publisher_slug="fc-en-1", verdict="misleading")),
+        "b_publisher_verdict": (
+            "list",
+            ReviewFilter(publisher_slug="fc-en-1", verdict="misleading"),
+        ),
         "list_publisher": ("list", ReviewFilter(publisher_slug="fc-de-1")),
         "list_unfiltered": ("list", ReviewFilter()),
         "c_facets_one_filter": ("facets", ReviewFilter(language="es")),
@@ -159,15 +236,24 @@ def plan_filters() -> dict[str, tuple[str, ReviewFilter]]:
     }
 
 
-def statements(dialect: Any, kind: str, review_filter: ReviewFilter) -> list[tuple[str, str, list[Any]]]:
+def statements(
+    dialect: Any, kind: str, review_filter: ReviewFilter
+) -> list[tuple[str, str, list[Any]]]:
     if kind == "list":
         sql, params = query.list_reviews(
-            review_filter, dialect=dialect, sort="newest", after=None, limit=21, body_column="native"
+            review_filter,
+            dialect=dialect,
+            sort="newest",
+            after=None,
+            limit=21,
+            body_column="native",
         )
         return [("page", sql, params)]
     found = [("total", *query.count_total(review_filter, dialect=dialect))]
     for facet in ("publisher", "verdict", "language", "claimant"):
-        found.append((facet, *query.count_facet(review_filter, dialect=dialect, facet=facet, top=10)))
+        found.append(
+            (facet, *query.count_facet(review_filter, dialect=dialect, facet=facet, top=10))
+        )
     return found
 
 
@@ -188,7 +274,9 @@ def sqlite_plans() -> str:
 
 def postgres_plans() -> str:
     lines = []
-    with psycopg.connect(PG_URL, autocommit=True, cursor_factory=psycopg.ClientCursor) as connection:
+    with psycopg.connect(
+        PG_URL, autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as connection:
         for shape, (kind, review_filter) in plan_filters().items():
             for part, sql, params in statements("postgresql", kind, review_filter):
                 lines.append(f"-- {shape} / {part}\n{sql}\n-- params {params}")
@@ -246,11 +334,22 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--no-plans", action="store_true")
+    parser.add_argument(
+        "--list-pages",
+        action="store_true",
+        help="only the list pages, in slices alternating with the ceiling, without waiting"
+        " for a quiet machine (results: bench/out/list-pages.json)",
+    )
+    parser.add_argument("--slices", type=int, default=5)
+    parser.add_argument("--slice-seconds", type=float, default=3)
     args = parser.parse_args()
 
     with sqlite3.connect(SQLITE_PATH) as connection:
+        # The median-length JSON-LD of a 2,001-row sample: sorting all of them reads the
+        # whole 7.7 GB table.
         body = connection.execute(
-            "SELECT jsonld FROM claim_review ORDER BY length(jsonld) LIMIT 1 OFFSET (SELECT count(*) / 2 FROM claim_review)"
+            "SELECT jsonld FROM (SELECT jsonld FROM claim_review LIMIT 2001)"
+            " ORDER BY length(jsonld) LIMIT 1 OFFSET 1000"
         ).fetchone()[0]
     body_file = OUT / "body-query.jsonld"
     body_file.write_bytes(body)
@@ -260,6 +359,16 @@ def main() -> None:
         "machine": f"{platform.node()} {platform.machine()}, {__import__('os').cpu_count()} cores,"
         f" Python {platform.python_version()}",
     }
+    if args.list_pages:
+        results |= {"slices": args.slices, "slice_seconds": args.slice_seconds}
+        for name, url in (("sqlite", SQLITE_URL), ("postgres", PG_URL)):
+            if args.only in (None, name):
+                results[name] = measure_list_pages(
+                    name, url, body_file, slices=args.slices, seconds=args.slice_seconds
+                )
+        (OUT / "list-pages.json").write_text(json.dumps(results, indent=2))
+        print(list_pages_table(results))
+        return
     ceilings = [measure_ceiling(body_file)]
     for name, url in (("sqlite", SQLITE_URL), ("postgres", PG_URL)):
         if args.only in (None, name):

@@ -5,6 +5,7 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
@@ -209,3 +210,16 @@ def publisher_or_404(session: Session, slug: str) -> Publisher:
     if publisher is None:
         raise NotFound(f"No publisher '{slug[:64]}'.")
     return publisher
+
+
+def query_model(model: type[Model], request: Request) -> Model:
+    """The query string validated against ``model`` in one pass, for a hot route where
+    FastAPI's resolution of each declared parameter costs more than the route's own work.
+    Same values (the last of a repeated name) and same 422 (``("query", name)``) as declared
+    parameters; document them with ``openapi.query_parameters(model)``."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**item, "loc": ("query", *item["loc"])} for item in error.errors(include_url=False)]
+        ) from None

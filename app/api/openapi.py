@@ -145,3 +145,21 @@ def responses(
             entry["content"] = content
         described[code] = entry
     return described
+
+
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that validates its query string against ``model`` itself
+    (``deps.query_model``): one query parameter per field, as FastAPI documents declared ones."""
+    properties = model.model_json_schema()["properties"]
+    parameters = []
+    for name, field in model.model_fields.items():
+        parameter = {
+            "name": name,
+            "in": "query",
+            "required": field.is_required(),
+            "schema": properties[name],
+        }
+        if field.description:
+            parameter["description"] = field.description
+        parameters.append(parameter)
+    return {"parameters": parameters}

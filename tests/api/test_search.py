@@ -1,11 +1,14 @@
 """Listing and searching (§8 Query): filters, full-text, paging, facets."""
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.routes.search import ListParams
 from tests.conftest import ADMIN, bearer, create_review, make_key, make_publisher
 
 OTHER = {"slug": "maldita", "name": "Maldita.es", "url": "https://maldita.es/", "language": "es"}
@@ -320,3 +323,55 @@ def test_relevance_paging_visits_every_match_once(
 
     assert len(seen) == len(set(seen)) == len(expected) == 8
     assert set(seen) == expected
+
+
+def test_a_repeated_parameter_counts_once_with_its_last_value(
+    client: TestClient, corpus: dict[str, Any]
+) -> None:
+    response = client.get("/v1/claim-reviews?limit=5&limit=1&language=de&language=es")
+
+    assert ids(response) == [corpus["other"]["id"]]
+
+
+def test_openapi_documents_every_list_parameter(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/claim-reviews"]["get"]
+    documented = {parameter["name"]: parameter for parameter in operation["parameters"]}
+
+    assert documented.keys() == ListParams.model_fields.keys()
+    assert all(parameter["in"] == "query" for parameter in documented.values())
+    assert all(parameter.get("description") for parameter in documented.values())
+    assert (
+        documented["limit"]["schema"] | {"minimum": 1, "maximum": 100}
+        == documented["limit"]["schema"]
+    )
+    assert "misleading" in str(documented["verdict"]["schema"])
+    assert "422" in operation["responses"]
+
+
+def test_concurrent_pages_each_get_their_own_answer(
+    client: TestClient, corpus: dict[str, Any], live_server: str
+) -> None:
+    """Pages asked for at once, alike and different (on PostgreSQL they share round trips and
+    identical queries run once), each get the page they asked for."""
+    queries: list[dict[str, Any]] = [
+        {"limit": 20},
+        {"publisher": "polygraph", "limit": 2},
+        {"publisher": "maldita"},
+        {"language": "es"},
+        {"q": "ponte"},
+        {"limit": 1, "sort": "oldest"},
+    ]
+    expected = [client.get("/v1/claim-reviews", params=query).json() for query in queries]
+
+    async def all_at_once() -> list[Any]:
+        async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+            asked = [queries[n % len(queries)] for n in range(60)]
+            responses = await asyncio.gather(
+                *(http.get("/v1/claim-reviews", params=query) for query in asked)
+            )
+        return [response.json() for response in responses]
+
+    answers = asyncio.run(all_at_once())
+
+    assert answers == [expected[n % len(queries)] for n in range(60)]
+    assert len({str(page) for page in expected}) == len(queries)  # all different

@@ -10,11 +10,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app import cursors, query
 from app.api import openapi
+from app.api.deps import query_model, refuse_nul
 from app.api.review_reads import public_cache_control, reader
 from app.errors import Unauthorized, Unprocessable
 from app.native import check_http_url, normalise_date, normalise_language
@@ -29,77 +31,79 @@ router = APIRouter(tags=["query"])
 Verdict = Literal[VOCABULARY]  # type: ignore[valid-type]
 
 
-class Filters:
-    """The filters shared by the list and facet endpoints, as query parameters."""
+class FilterParams(BaseModel):
+    """The filters shared by the list, facet and export endpoints, as query parameters: their
+    one declaration (names, limits, documentation), validated in one pass."""
 
-    def __init__(
-        self,
-        q: Annotated[
-            str | None, Query(max_length=500, description="Full-text words, all must match.")
-        ] = None,
-        publisher: Annotated[
-            str | None, Query(max_length=64, description="Publisher slug.")
-        ] = None,
-        language: Annotated[
-            str | None, Query(max_length=35, description="BCP 47; `pt` also matches `pt-BR`.")
-        ] = None,
-        verdict: Annotated[Verdict | None, Query(description="Normalised verdict.")] = None,
-        label: Annotated[
-            str | None,
-            Query(
-                max_length=500,
-                description="The publisher's own rating label (case and accents ignored).",
-            ),
-        ] = None,
-        claimant: Annotated[
-            str | None,
-            Query(max_length=500, description="Who made the claim (case and accents ignored)."),
-        ] = None,
-        tag: Annotated[
-            str | None, Query(max_length=500, description="A tag (case and accents ignored).")
-        ] = None,
-        url: Annotated[
-            str | None, Query(max_length=2048, description="Article URL; anchors are ignored.")
-        ] = None,
-        status: Annotated[
-            Literal["published", "draft"],
-            Query(description="`draft` needs a key: your own drafts."),
-        ] = "published",
-        published_since: Annotated[
-            str | None, Query(max_length=40, description="ISO 8601 date or date-time, inclusive.")
-        ] = None,
-        published_until: Annotated[
-            str | None, Query(max_length=40, description="ISO 8601 date or date-time, inclusive.")
-        ] = None,
-        updated_since: Annotated[
-            str | None, Query(max_length=40, description="ISO 8601 date or date-time, inclusive.")
-        ] = None,
-    ) -> None:
-        self.raw = {
-            key: value
-            for key, value in {
-                "q": q, "publisher": publisher, "language": language, "verdict": verdict,
-                "label": label, "claimant": claimant, "tag": tag, "url": url, "status": status,
-                "published_since": published_since, "published_until": published_until,
-                "updated_since": updated_since,
-            }.items()
-            if value is not None
-        }  # fmt: skip
-        self.search = _folded("q", q)
+    q: str | None = Field(None, max_length=500, description="Full-text words, all must match.")
+    publisher: str | None = Field(None, max_length=64, description="Publisher slug.")
+    language: str | None = Field(
+        None, max_length=35, description="BCP 47; `pt` also matches `pt-BR`."
+    )
+    verdict: Verdict | None = Field(None, description="Normalised verdict.")
+    label: str | None = Field(
+        None,
+        max_length=500,
+        description="The publisher's own rating label (case and accents ignored).",
+    )
+    claimant: str | None = Field(
+        None, max_length=500, description="Who made the claim (case and accents ignored)."
+    )
+    tag: str | None = Field(None, max_length=500, description="A tag (case and accents ignored).")
+    url: str | None = Field(None, max_length=2048, description="Article URL; anchors are ignored.")
+    status: Literal["published", "draft"] = Field(
+        "published", description="`draft` needs a key: your own drafts."
+    )
+    published_since: str | None = Field(
+        None, max_length=40, description="ISO 8601 date or date-time, inclusive."
+    )
+    published_until: str | None = Field(
+        None, max_length=40, description="ISO 8601 date or date-time, inclusive."
+    )
+    updated_since: str | None = Field(
+        None, max_length=40, description="ISO 8601 date or date-time, inclusive."
+    )
+
+
+_FILTER_NAMES = tuple(FilterParams.model_fields)
+
+
+class ListParams(FilterParams):
+    """The list endpoint's query parameters: the filters, the sort and the page."""
+
+    sort: Sort = Field(
+        "newest", description="`newest` (default), `oldest`, or `relevance` (needs `q`)."
+    )
+    limit: int = Field(20, ge=1, le=100, description="Reviews per page.")
+    cursor: str | None = Field(
+        None, max_length=1000, description="The `next_cursor` of the previous page."
+    )
+
+
+class Filters:
+    """The filters of a request, interpreted: folded text, parsed dates and URL, and the
+    values as sent (``raw``) for cursors and next links."""
+
+    def __init__(self, params: FilterParams) -> None:
+        values = params.__dict__
+        self.raw = {name: values[name] for name in _FILTER_NAMES if values[name] is not None}
+        self.search = _folded("q", params.q)
         self.review_filter = ReviewFilter(
-            publisher_slug=publisher,
-            language=_parsed("language", language, normalise_language),
-            verdict=verdict,
-            label_key=_folded("label", label),
-            claimant_key=_folded("claimant", claimant),
-            tag_key=_folded("tag", tag),
-            article_url=article_url(_parsed("url", url, check_http_url)) if url else None,
-            published_since=_moment("published_since", published_since),
-            published_before=_end_of("published_until", published_until),
-            updated_since=_moment("updated_since", updated_since),
+            publisher_slug=params.publisher,
+            language=_parsed("language", params.language, normalise_language),
+            verdict=params.verdict,
+            label_key=_folded("label", params.label),
+            claimant_key=_folded("claimant", params.claimant),
+            tag_key=_folded("tag", params.tag),
+            article_url=article_url(_parsed("url", params.url, check_http_url))
+            if params.url
+            else None,
+            published_since=_moment("published_since", params.published_since),
+            published_before=_end_of("published_until", params.published_until),
+            updated_since=_moment("updated_since", params.updated_since),
             search=self.search,
         )
-        self.status = status
+        self.status = params.status
 
     async def visible_to(self, request: Request) -> ReviewFilter:
         """Narrow to what the caller may see: published for all, drafts only their own."""
@@ -150,32 +154,47 @@ def _end_of(parameter: str, value: str | None) -> datetime | None:
     return start + (timedelta(days=1) if len(value.strip()) == 10 else timedelta(microseconds=1))
 
 
-FiltersDep = Annotated[Filters, Depends()]
+async def _filters(params: Annotated[FilterParams, Query()]) -> Filters:
+    # async: as a plain class dependency, FastAPI ran Filters in the thread pool.
+    return Filters(params)
+
+
+FiltersDep = Annotated[Filters, Depends(_filters)]
 LD_JSON = "application/ld+json"
 
 
-@router.get(
-    "/v1/claim-reviews",
-    response_class=Response,
-    responses=openapi.responses(200, 400, 401, 422, page=True),
-)
-async def list_reviews(
-    request: Request,
-    filters: FiltersDep,
-    sort: Annotated[
-        Sort, Query(description="`newest` (default), `oldest`, or `relevance` (needs `q`).")
-    ] = "newest",
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
+def install_list(app: FastAPI) -> None:
+    """Register the list endpoint on the app itself, ahead of every router, as
+    ``reviews.install_hot_reads`` does for the reads by id: an included router is matched
+    twice per request, and its ``refuse_nul`` dependency is one more resolution (the route
+    makes that check itself). Call it before ``include_router``."""
+    app.add_api_route(
+        "/v1/claim-reviews",
+        list_reviews,
+        methods=["GET"],
+        response_class=Response,
+        responses=openapi.responses(200, 400, 401, 422, page=True),
+        openapi_extra=openapi.query_parameters(ListParams),
+        tags=list(router.tags),
+    )
+
+
+async def list_reviews(request: Request) -> Response:
     """List and search claim reviews, newest first, one page at a time."""
+    await refuse_nul(request)
+    # One validation of the whole query string: FastAPI's resolution of fifteen declared
+    # parameters cost more than the rest of the page (bench/README.md, "List pages").
+    page = query_model(ListParams, request)
+    filters = Filters(page)
+    sort, limit = page.sort, page.limit
     if sort == "relevance" and filters.search is None:
         raise bad_parameter("sort", "relevance needs q")
     review_filter = await filters.visible_to(request)
     settings = request.app.state.settings
     reads = request.app.state.reads
     scope = cursors.fingerprint([filters.raw, sort])
-    after = _after(cursor, scope=scope, sort=sort, secret=settings.signing_key)
+    secret = settings.signing_key
+    after = _after(page.cursor, scope=scope, sort=sort, secret=secret)
     accept = request.headers.get("accept", "")
     as_jsonld = LD_JSON in accept and "application/json" not in accept
     sql, params = query.list_reviews(
@@ -192,15 +211,15 @@ async def list_reviews(
         rows = rows[:limit]
         last_pk, last_key = rows[-1][0], rows[-1][1]
         key = last_key if sort == "relevance" else _iso(last_key)
-        next_cursor = cursors.encode(
-            {"s": scope, "k": key, "p": last_pk}, secret=settings.signing_key
-        )
-    items = b",".join(bytes(row[2]) for row in rows)
+        next_cursor = cursors.encode({"s": scope, "k": key, "p": last_pk}, secret=secret)
+    # The stored bytes as they are (bytes from both drivers): no copy, no parsing.
+    items = b",".join([row[2] for row in rows])
     headers = {"Cache-Control": public_cache_control(request)}
     if next_cursor:
-        params_next = {**filters.raw, "sort": sort, "limit": limit, "cursor": next_cursor}
+        # Only the filters as sent need escaping: the sort is a keyword and a cursor base64url.
         headers["Link"] = (
-            f'<{settings.public_base_url}/v1/claim-reviews?{urlencode(params_next)}>; rel="next"'
+            f"<{settings.public_base_url}/v1/claim-reviews?{urlencode(filters.raw)}"
+            f'&sort={sort}&limit={limit}&cursor={next_cursor}>; rel="next"'
         )
     if as_jsonld:
         body = b'{"@context":"https://schema.org","@graph":[' + items + b"]}"
