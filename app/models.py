@@ -164,15 +164,18 @@ class ReviewCount(Base):
 
 
 class ClaimantCount(Base):
-    """``ReviewCount`` split further by claimant (reviews without one are left out): the
-    claimant facet, and every facet when the filter names a claimant."""
+    """Reviews with a claimant, by (status, publisher, verdict, language, claimant), and also
+    every total over any of publisher, verdict and language — publisher 0, verdict ``'*'`` and
+    language ``'*'`` mean "any" — so the top claimants for no filter or for one publisher,
+    verdict or language add up a few hundred rows, not every cell. The claimant facet reads
+    these, and every facet when the filter names a claimant."""
 
     __tablename__ = "claimant_count"
 
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     publisher_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    language: Mapped[str] = mapped_column(String(35), primary_key=True)
     verdict: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(35), primary_key=True)
     claimant_key: Mapped[str] = mapped_column(String(500), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 

@@ -159,34 +159,73 @@ def list_reviews(
 
 @dataclass(frozen=True, slots=True)
 class _Counted:
-    """Where counts come from: a table read as ``r``, what one row of it counts for, and the
-    condition for a row to have a language (count tables file a missing one under '')."""
+    """Where counts come from: a table read as ``r``, what one of its rows counts for, and,
+    per facet, the condition for a row to hold a value of it."""
 
     table: str
     count: str
-    has_language: str
+    present: dict[Facet, str]
 
 
-_REVIEWS = _Counted("claim_review", "COUNT(*)", "r.language IS NOT NULL")
-# The count tables kept by migration 0003's triggers, and the filters each has columns for.
-_REVIEW_COUNT = _Counted("review_count", "SUM(r.n)", "r.language <> ''")
-_CLAIMANT_COUNT = _Counted("claimant_count", "SUM(r.n)", "r.language <> ''")
+_REVIEWS = _Counted(
+    "claim_review", "COUNT(*)", {facet: f"{_FACET_COLUMNS[facet]} IS NOT NULL" for facet in FACETS}
+)
+# The count tables that migration 0003's triggers keep, and the filters each has columns for.
+# review_count files a review without a language under ''. claimant_count also holds totals
+# over publisher (0), verdict ('*') and language ('*'): the "any" values of _ROLLED_UP.
+_REVIEW_COUNT = _Counted(
+    "review_count", "SUM(r.n)", {**_REVIEWS.present, "language": "r.language <> ''"}
+)
+_CLAIMANT_COUNT = _Counted(
+    "claimant_count",
+    "SUM(r.n)",
+    {
+        "publisher": "r.publisher_id <> 0",
+        "verdict": "r.verdict <> '*'",
+        "language": "r.language NOT IN ('', '*')",
+        "claimant": "r.claimant_key IS NOT NULL",
+    },
+)
+_ROLLED_UP: dict[Facet, tuple[str, frozenset[str]]] = {
+    "publisher": ("r.publisher_id = 0", frozenset({"publisher_ids", "publisher_slug"})),
+    "verdict": ("r.verdict = '*'", frozenset({"verdict"})),
+    "language": ("r.language = '*'", frozenset({"language"})),
+}
 _REVIEW_COUNT_FILTERS = frozenset(
     {"statuses", "publisher_ids", "publisher_slug", "language", "verdict"}
 )
 _CLAIMANT_COUNT_FILTERS = _REVIEW_COUNT_FILTERS | {"claimant_key"}
 
 
+def _filters_in_use(review_filter: ReviewFilter) -> set[str]:
+    return {f.name for f in fields(review_filter) if getattr(review_filter, f.name) is not None}
+
+
 def _counted(review_filter: ReviewFilter, facet: Facet | None) -> _Counted:
     """The smallest table that holds the exact count for this filter: review_count, else
     claimant_count (which leaves out reviews without a claimant, so only for the claimant
     facet or a claimant filter), else the reviews themselves."""
-    used = {f.name for f in fields(review_filter) if getattr(review_filter, f.name) is not None}
+    used = _filters_in_use(review_filter)
     if facet != "claimant" and used <= _REVIEW_COUNT_FILTERS:
         return _REVIEW_COUNT
     if used <= _CLAIMANT_COUNT_FILTERS:
         return _CLAIMANT_COUNT
     return _REVIEWS
+
+
+def _rows_to_add(counted: _Counted, review_filter: ReviewFilter, facet: Facet | None) -> list[str]:
+    """Conditions picking the rows whose counts add up to the answer, besides the filter's:
+    the facet's values, and in claimant_count the totals over every dimension that neither
+    the filter nor the facet names (a filter on a dimension never matches its "any" value)."""
+    conditions = [counted.present[facet]] if facet else []
+    if counted is _CLAIMANT_COUNT:
+        used = _filters_in_use(review_filter)
+        conditions.extend(
+            any_value
+            for dimension, (any_value, filters) in _ROLLED_UP.items()
+            if dimension != facet and not used & filters
+        )
+    return conditions
 
 
 def count_facets(
@@ -209,6 +248,7 @@ def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, 
 def _total(sql: _Sql, review_filter: ReviewFilter, part: str | None = "total") -> str:
     counted = _counted(review_filter, None)
     source, conditions = _from_and_where(sql, review_filter, counted.table)
+    conditions.extend(_rows_to_add(counted, review_filter, None))
     label = "" if part is None else f"'{part}', NULL, "
     position = "" if part is None else ", 0"
     return (
@@ -226,7 +266,7 @@ def _top_values(sql: _Sql, review_filter: ReviewFilter, facet: Facet, top: int) 
     counted = _counted(review_filter, facet)
     column = _FACET_COLUMNS[facet]
     source, conditions = _from_and_where(sql, review_filter, counted.table)
-    conditions.append(counted.has_language if facet == "language" else f"{column} IS NOT NULL")
+    conditions.extend(_rows_to_add(counted, review_filter, facet))
     return (
         f"SELECT '{facet}', {shown}, t.n, ROW_NUMBER() OVER (ORDER BY t.n DESC, t.value) FROM ("
         f"SELECT {column} AS value, {counted.count} AS n FROM {source}"
