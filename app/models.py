@@ -134,10 +134,23 @@ class ClaimReview(Base):
         UniqueConstraint("publisher_id", "external_id"),
         Index(None, "article_url"),
         Index("ix_claim_review_status_published", "status", "published_at", "pk"),
+        # A second filter's column last (migration 0004): checked on the index entry.
         Index(
-            "ix_claim_review_publisher_published", "publisher_id", "status", "published_at", "pk"
+            "ix_claim_review_publisher_published",
+            "publisher_id",
+            "status",
+            "published_at",
+            "pk",
+            "verdict",
         ),
-        Index("ix_claim_review_verdict_published", "verdict", "status", "published_at", "pk"),
+        Index(
+            "ix_claim_review_verdict_published",
+            "verdict",
+            "status",
+            "published_at",
+            "pk",
+            "language",
+        ),
         Index("ix_claim_review_language_published", "language", "status", "published_at", "pk"),
         Index("ix_claim_review_label_published", "label_key", "status", "published_at", "pk"),
         Index("ix_claim_review_claimant_published", "claimant_key", "status", "published_at", "pk"),
