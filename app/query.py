@@ -182,9 +182,12 @@ def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, 
     return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
 
 
-# Export: every matching review in insertion order, for a streamed dump. The JSON formats need
-# only the stored JSON-LD; CSV also reads the native document, publisher slug and verdict —
-# selecting those for every format would decode a second copy of each review for nothing.
+# Export: every matching review in insertion order, for a streamed dump. Each shape of row
+# selects only what its format writes, since every further column is decoded a million times:
+# ``stored`` the JSON-LD alone (an NDJSON export of live reviews is those bytes as they are),
+# ``items`` ``EXPORT_COLUMNS`` (DataFeed items and tombstones), ``csv`` also the native
+# document, publisher slug and verdict.
+ExportShape = Literal["stored", "items", "csv"]
 EXPORT_COLUMNS = "r.pk, r.id, r.status, r.url, r.created_at, r.updated_at, r.retracted_at, r.jsonld"
 CSV_EXTRA_COLUMNS = (
     ", {document}, (SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id), r.verdict"
@@ -197,13 +200,13 @@ def with_deleted(review_filter: ReviewFilter) -> ReviewFilter:
 
 
 def export_reviews(
-    review_filter: ReviewFilter, *, dialect: Dialect, for_csv: bool
+    review_filter: ReviewFilter, *, dialect: Dialect, shape: ExportShape
 ) -> tuple[str, list[Any]]:
-    """SQL answering export rows (``EXPORT_COLUMNS``, plus ``CSV_EXTRA_COLUMNS`` for CSV)."""
+    """SQL answering export rows of the given shape, in ``pk`` order."""
     sql = _Sql(dialect)
     source, conditions = _from_and_where(sql, review_filter)
-    columns = EXPORT_COLUMNS
-    if for_csv:
+    columns = "r.jsonld" if shape == "stored" else EXPORT_COLUMNS
+    if shape == "csv":
         document = "r.document" if dialect == "sqlite" else "r.document::text"
         columns += CSV_EXTRA_COLUMNS.format(document=document)
     return (

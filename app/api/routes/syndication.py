@@ -15,6 +15,7 @@ from app.api.review_reads import reader
 from app.api.routes.search import FiltersDep, bad_parameter
 from app.http_cache import none_match
 from app.native import normalise_language
+from app.query import ExportShape
 from app.syndication import Format
 
 router = APIRouter(tags=["syndication"])
@@ -127,11 +128,10 @@ async def export(
     reads = request.app.state.reads
     if include_deleted:
         review_filter = query.with_deleted(review_filter)
-    sql, params = query.export_reviews(
-        review_filter, dialect=reads.dialect, for_csv=format == "csv"
-    )
+    shape = syndication.export_shape(format, review_filter)
+    sql, params = query.export_reviews(review_filter, dialect=reads.dialect, shape=shape)
     batches = reads.stream(sql, params, batch=EXPORT_BATCH)
-    chunks = _serialised(batches, format, settings.public_base_url)
+    chunks = _serialised(batches, format, shape, settings.public_base_url)
     name = f"claimreviews-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format}"
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -142,12 +142,14 @@ async def export(
 
 
 async def _serialised(
-    batches: AsyncIterator[list[Any]], format: Format, base_url: str
+    batches: AsyncIterator[list[Any]], format: Format, shape: ExportShape, base_url: str
 ) -> AsyncIterator[bytes]:
     yield syndication.export_head(format)
     first = True
     async for batch in batches:
-        yield syndication.export_rows(batch, format=format, base_url=base_url, first=first)
+        yield syndication.export_rows(
+            batch, format=format, shape=shape, base_url=base_url, first=first
+        )
         first = False
     yield syndication.export_tail(format)
 
