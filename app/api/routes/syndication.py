@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from app import cursors, query, syndication
@@ -155,8 +156,11 @@ async def _serialised(
 
 
 async def _gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Compressed in a worker thread (zlib lets go of the GIL): a batch takes tens of
+    milliseconds to deflate, which the event loop would otherwise withhold from every other
+    request."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
     async for chunk in chunks:
-        if compressed := compressor.compress(chunk):
+        if compressed := await run_in_threadpool(compressor.compress, chunk):
             yield compressed
     yield compressor.flush()
