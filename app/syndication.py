@@ -66,12 +66,13 @@ def feed_item(
     *,
     jsonld: bytes | None,
     review_uri: str,
-    url: str,
+    url: str | None,
     created_at: Any,
     changed_at: Any,
     deleted: bool,
 ) -> bytes:
-    """A schema.org DataFeedItem: the ClaimReview, or a tombstone with only @id and url."""
+    """A schema.org DataFeedItem: the ClaimReview, or a tombstone with only @id and url
+    (``url`` is needed only for a tombstone)."""
     if deleted:
         tombstone = orjson.dumps({"@id": review_uri, "url": url})
         head = {"@type": "DataFeedItem", "dateCreated": _stamp(created_at)}
