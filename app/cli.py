@@ -150,9 +150,8 @@ def export(
         with engine.connect() as connection:
             count_sql, count_params = query.count_total(review_filter, dialect=dialect)
             total = connection.exec_driver_sql(count_sql, tuple(count_params)).scalar_one()
-            sql, params = query.export_reviews(
-                review_filter, dialect=dialect, for_csv=kind == "csv"
-            )
+            shape = syndication.export_shape(kind, review_filter)
+            sql, params = query.export_reviews(review_filter, dialect=dialect, shape=shape)
             rows = connection.execution_options(stream_results=True).exec_driver_sql(
                 sql, tuple(params)
             )
@@ -163,6 +162,7 @@ def export(
                     chunk = syndication.export_rows(
                         list(batch),
                         format=kind,
+                        shape=shape,
                         base_url=settings.public_base_url,
                         first=not number,
                     )

@@ -9,11 +9,13 @@ import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 import orjson
 
 from app.native import format_timestamp
+from app.query import ExportShape, ReviewFilter
 
 Format = Literal["ndjson", "jsonld", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "jsonld", "csv")
@@ -64,12 +66,13 @@ def feed_item(
     *,
     jsonld: bytes | None,
     review_uri: str,
-    url: str,
+    url: str | None,
     created_at: Any,
     changed_at: Any,
     deleted: bool,
 ) -> bytes:
-    """A schema.org DataFeedItem: the ClaimReview, or a tombstone with only @id and url."""
+    """A schema.org DataFeedItem: the ClaimReview, or a tombstone with only @id and url
+    (``url`` is needed only for a tombstone)."""
     if deleted:
         tombstone = orjson.dumps({"@id": review_uri, "url": url})
         head = {"@type": "DataFeedItem", "dateCreated": _stamp(created_at)}
@@ -91,10 +94,27 @@ def export_head(format: Format) -> bytes:
     return b""
 
 
-def export_rows(rows: list[Any], *, format: Format, base_url: str, first: bool) -> bytes:
-    """One batch of export rows (``query.EXPORT_COLUMNS``) as bytes of the chosen format."""
+def export_shape(format: Format, review_filter: ReviewFilter) -> ExportShape:
+    """The rows an export reads (``query.export_reviews``): NDJSON without tombstones needs
+    nothing but the stored JSON-LD."""
+    if format == "csv":
+        return "csv"
+    if format == "ndjson" and "retracted" not in review_filter.statuses:
+        return "stored"
+    return "items"
+
+
+_stored_bytes = itemgetter(0)
+
+
+def export_rows(
+    rows: list[Any], *, format: Format, shape: ExportShape, base_url: str, first: bool
+) -> bytes:
+    """One batch of export rows of ``shape`` as bytes of the chosen format."""
+    if shape == "stored":
+        # The hot loop of a million-row dump: each stored line is copied once, in C.
+        return b"\n".join([*map(_stored_bytes, rows), b""])
     if format == "ndjson":
-        # The hot loop of a million-row dump: the stored bytes go out as they are, copied once.
         lines = [row[7] if row[2] != "retracted" else _tombstone(row, base_url) for row in rows]
         return b"\n".join(lines) + b"\n" if lines else b""
     if format == "csv":

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app import reviews
+from app.api.routes import syndication as syndication_routes
 from app.models import Publisher
 from app.native import ReviewIn
 from app.syndication import CSV_COLUMNS
@@ -255,6 +256,28 @@ def test_export_ndjson_streams_the_stored_jsonld(
     tombstone = orjson.loads(with_deleted.content.splitlines()[-1])
     assert tombstone["@id"].endswith(made[2]["id"])
     assert set(tombstone) == {"@id", "url", "dateDeleted"}
+
+
+@pytest.mark.parametrize("format", ["ndjson", "jsonld", "csv"])
+def test_export_batches_join_into_the_same_document(
+    client: TestClient, writer: dict[str, str], monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    made = [create_review(client, writer, external_id=f"r{n}") for n in range(5)]
+    client.delete(f"/v1/claim-reviews/{made[1]['id']}", headers=writer)
+    params = {"format": format}
+    whole = client.get("/v1/export", params=params).content
+    whole_deleted = client.get("/v1/export", params=params | {"include_deleted": "true"}).content
+
+    monkeypatch.setattr(syndication_routes, "EXPORT_BATCH", 2)
+    batched = client.get("/v1/export", params=params).content
+    batched_deleted = client.get("/v1/export", params=params | {"include_deleted": "true"}).content
+
+    assert (batched, batched_deleted) == (whole, whole_deleted)
+    if format == "ndjson":
+        live = [orjson.loads(line)["@id"].rsplit("/", 1)[1] for line in batched.splitlines()]
+        assert live == [review["id"] for n, review in enumerate(made) if n != 1]
+        assert len(batched_deleted.splitlines()) == 5
+        assert batched.endswith(b"}\n")
 
 
 def test_export_jsonld_is_a_data_feed_and_honours_filters(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from app import cursors, query, syndication
@@ -15,6 +16,7 @@ from app.api.review_reads import reader
 from app.api.routes.search import FiltersDep, bad_parameter
 from app.http_cache import none_match
 from app.native import normalise_language
+from app.query import ExportShape
 from app.syndication import Format
 
 router = APIRouter(tags=["syndication"])
@@ -127,11 +129,10 @@ async def export(
     reads = request.app.state.reads
     if include_deleted:
         review_filter = query.with_deleted(review_filter)
-    sql, params = query.export_reviews(
-        review_filter, dialect=reads.dialect, for_csv=format == "csv"
-    )
+    shape = syndication.export_shape(format, review_filter)
+    sql, params = query.export_reviews(review_filter, dialect=reads.dialect, shape=shape)
     batches = reads.stream(sql, params, batch=EXPORT_BATCH)
-    chunks = _serialised(batches, format, settings.public_base_url)
+    chunks = _serialised(batches, format, shape, settings.public_base_url)
     name = f"claimreviews-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format}"
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -142,19 +143,24 @@ async def export(
 
 
 async def _serialised(
-    batches: AsyncIterator[list[Any]], format: Format, base_url: str
+    batches: AsyncIterator[list[Any]], format: Format, shape: ExportShape, base_url: str
 ) -> AsyncIterator[bytes]:
     yield syndication.export_head(format)
     first = True
     async for batch in batches:
-        yield syndication.export_rows(batch, format=format, base_url=base_url, first=first)
+        yield syndication.export_rows(
+            batch, format=format, shape=shape, base_url=base_url, first=first
+        )
         first = False
     yield syndication.export_tail(format)
 
 
 async def _gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Compressed in a worker thread (zlib lets go of the GIL): a batch takes tens of
+    milliseconds to deflate, which the event loop would otherwise withhold from every other
+    request."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
     async for chunk in chunks:
-        if compressed := compressor.compress(chunk):
+        if compressed := await run_in_threadpool(compressor.compress, chunk):
             yield compressed
     yield compressor.flush()
