@@ -26,7 +26,9 @@ SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE") or OUT / "cr_bench1m.db")
 SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
 PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "cr_bench1m")
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-UVICORN = [str(VENV_BIN / "uvicorn"), "--no-access-log", "--loop", "uvloop"]
+# --no-proxy-headers as `claimreview serve` runs it (the app reads forwarded headers itself, from
+# CLAIMREVIEW_TRUSTED_PROXIES); the ceiling runs with the same flags.
+UVICORN = [str(VENV_BIN / "uvicorn"), "--no-access-log", "--no-proxy-headers", "--loop", "uvloop"]
 UVICORN += ["--http", "httptools", "--host", "127.0.0.1", "--port", str(PORT)]
 APP = ["app.main:create_app", "--factory"]
 
