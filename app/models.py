@@ -134,65 +134,15 @@ class ClaimReview(Base):
         UniqueConstraint("publisher_id", "external_id"),
         Index(None, "article_url"),
         Index("ix_claim_review_status_published", "status", "published_at", "pk"),
-        # A second filter's column last (migration 0004): checked on the index entry.
         Index(
-            "ix_claim_review_publisher_published",
-            "publisher_id",
-            "status",
-            "published_at",
-            "pk",
-            "verdict",
+            "ix_claim_review_publisher_published", "publisher_id", "status", "published_at", "pk"
         ),
-        Index(
-            "ix_claim_review_verdict_published",
-            "verdict",
-            "status",
-            "published_at",
-            "pk",
-            "language",
-        ),
+        Index("ix_claim_review_verdict_published", "verdict", "status", "published_at", "pk"),
         Index("ix_claim_review_language_published", "language", "status", "published_at", "pk"),
         Index("ix_claim_review_label_published", "label_key", "status", "published_at", "pk"),
         Index("ix_claim_review_claimant_published", "claimant_key", "status", "published_at", "pk"),
         Index("ix_claim_review_status_updated", "status", "updated_at"),
     )
-
-
-class ReviewCount(Base):
-    """How many reviews share each (status, publisher, language, verdict): facets read these
-    few thousand rows instead of counting a million reviews. Triggers on ``claim_review``
-    (migration 0003) keep them exact in the writing transaction, whatever writes the review.
-    A review without a language counts under ``''``; a cell whose reviews all went elsewhere
-    stays, at zero."""
-
-    __tablename__ = "review_count"
-
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    language: Mapped[str] = mapped_column(String(35), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(32), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = {"sqlite_with_rowid": False}
-
-
-class ClaimantCount(Base):
-    """Reviews with a claimant, by (status, publisher, verdict, language, claimant), and also
-    every total over any of publisher, verdict and language — publisher 0, verdict ``'*'`` and
-    language ``'*'`` mean "any" — so the top claimants for no filter or for one publisher,
-    verdict or language add up a few hundred rows, not every cell. The claimant facet reads
-    these, and every facet when the filter names a claimant."""
-
-    __tablename__ = "claimant_count"
-
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(32), primary_key=True)
-    language: Mapped[str] = mapped_column(String(35), primary_key=True)
-    claimant_key: Mapped[str] = mapped_column(String(500), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class ReviewTag(Base):

@@ -11,7 +11,7 @@ last row's pair, so rows inserted while a client pages are never shown twice and
 existing row past the client.
 """
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,13 +19,18 @@ Dialect = Literal["sqlite", "postgresql"]
 Sort = Literal["newest", "oldest", "relevance"]
 Facet = Literal["publisher", "verdict", "language", "claimant"]
 SORTS: tuple[Sort, ...] = ("newest", "oldest", "relevance")
-FACETS: tuple[Facet, ...] = ("publisher", "verdict", "language", "claimant")
 
 _FACET_COLUMNS: dict[Facet, str] = {
     "publisher": "r.publisher_id",
     "verdict": "r.verdict",
     "language": "r.language",
     "claimant": "r.claimant_key",
+}
+
+# What a facet value is shown as: claimants by a name as written, publishers by slug.
+_FACET_DISPLAY: dict[Facet, str] = {
+    "publisher": "(SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id)",
+    "claimant": "MIN(r.claimant_name)",
 }
 
 
@@ -64,14 +69,11 @@ class _Sql:
         return ", ".join(self.param(value) for value in values)
 
 
-def _from_and_where(
-    sql: _Sql, review_filter: ReviewFilter, table: str = "claim_review"
-) -> tuple[str, list[str]]:
-    """The FROM clause (with the full-text match when searching) and the WHERE conditions, over
-    ``table`` as ``r``: claim_review, or a count table for the filters it has columns for."""
+def _from_and_where(sql: _Sql, review_filter: ReviewFilter) -> tuple[str, list[str]]:
+    """The FROM clause (with the full-text match when searching) and the WHERE conditions."""
     # Placeholders are positional: add each condition right after creating its parameters.
     conditions = []
-    source = f"{table} r"
+    source = "claim_review r"
     if review_filter.search is not None:
         if sql.dialect == "sqlite":
             source = "review_fts f JOIN claim_review r ON r.pk = f.rowid"
@@ -157,139 +159,27 @@ def list_reviews(
     return statement, sql.params
 
 
-@dataclass(frozen=True, slots=True)
-class _Counted:
-    """Where counts come from: a table read as ``r``, what one of its rows counts for, and,
-    per facet, the condition for a row to hold a value of it."""
-
-    table: str
-    count: str
-    present: dict[Facet, str]
-
-
-_REVIEWS = _Counted(
-    "claim_review", "COUNT(*)", {facet: f"{_FACET_COLUMNS[facet]} IS NOT NULL" for facet in FACETS}
-)
-# The count tables that migration 0003's triggers keep, and the filters each has columns for.
-# review_count files a review without a language under ''. claimant_count also holds totals
-# over publisher (0), verdict ('*') and language ('*'): the "any" values of _ROLLED_UP.
-_REVIEW_COUNT = _Counted(
-    "review_count", "SUM(r.n)", {**_REVIEWS.present, "language": "r.language <> ''"}
-)
-_CLAIMANT_COUNT = _Counted(
-    "claimant_count",
-    "SUM(r.n)",
-    {
-        "publisher": "r.publisher_id <> 0",
-        "verdict": "r.verdict <> '*'",
-        "language": "r.language NOT IN ('', '*')",
-        "claimant": "r.claimant_key IS NOT NULL",
-    },
-)
-_ROLLED_UP: dict[Facet, tuple[str, frozenset[str]]] = {
-    "publisher": ("r.publisher_id = 0", frozenset({"publisher_ids", "publisher_slug"})),
-    "verdict": ("r.verdict = '*'", frozenset({"verdict"})),
-    "language": ("r.language = '*'", frozenset({"language"})),
-}
-_REVIEW_COUNT_FILTERS = frozenset(
-    {"statuses", "publisher_ids", "publisher_slug", "language", "verdict"}
-)
-_CLAIMANT_COUNT_FILTERS = _REVIEW_COUNT_FILTERS | {"claimant_key"}
-
-
-def _filters_in_use(review_filter: ReviewFilter) -> set[str]:
-    return {f.name for f in fields(review_filter) if getattr(review_filter, f.name) is not None}
-
-
-def _counted(review_filter: ReviewFilter, facet: Facet | None) -> _Counted:
-    """The smallest table that holds the exact count for this filter: review_count, else
-    claimant_count (which leaves out reviews without a claimant, so only for the claimant
-    facet or a claimant filter), else the reviews themselves."""
-    used = _filters_in_use(review_filter)
-    if facet != "claimant" and used <= _REVIEW_COUNT_FILTERS:
-        return _REVIEW_COUNT
-    if used <= _CLAIMANT_COUNT_FILTERS:
-        return _CLAIMANT_COUNT
-    return _REVIEWS
-
-
-def _rows_to_add(counted: _Counted, review_filter: ReviewFilter, facet: Facet | None) -> list[str]:
-    """Conditions picking the rows whose counts add up to the answer, besides the filter's:
-    the facet's values, and in claimant_count the totals over every dimension that neither
-    the filter nor the facet names (a filter on a dimension never matches its "any" value)."""
-    conditions = [counted.present[facet]] if facet else []
-    if counted is _CLAIMANT_COUNT:
-        used = _filters_in_use(review_filter)
-        conditions.extend(
-            any_value
-            for dimension, (any_value, filters) in _ROLLED_UP.items()
-            if dimension != facet and not used & filters
-        )
-    return conditions
-
-
-def count_facets(
-    review_filter: ReviewFilter, *, dialect: Dialect, top: int
+def count_facet(
+    review_filter: ReviewFilter, *, dialect: Dialect, facet: Facet, top: int
 ) -> tuple[str, list[Any]]:
-    """SQL answering ``(part, shown, count, position)`` rows: ``('total', NULL, n, 0)``, then up
-    to ``top`` rows per facet of ``FACETS``, most frequent first (ties by value). One statement,
-    so the total and every facet count the same snapshot."""
+    """SQL answering ``(value, display, count)`` rows, most frequent first."""
     sql = _Sql(dialect)
-    parts = [_total(sql, review_filter)]
-    parts.extend(_top_values(sql, review_filter, facet, top) for facet in FACETS)
-    return " UNION ALL ".join(parts) + " ORDER BY 1, 4", sql.params
+    source, conditions = _from_and_where(sql, review_filter)
+    column = _FACET_COLUMNS[facet]
+    display = _FACET_DISPLAY.get(facet, column)
+    conditions.append(f"{column} IS NOT NULL")
+    statement = (
+        f"SELECT {column}, {display}, COUNT(*) FROM {source}"
+        f" WHERE {' AND '.join(conditions)}"
+        f" GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT {sql.param(top)}"
+    )
+    return statement, sql.params
 
 
 def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, list[Any]]:
     sql = _Sql(dialect)
-    return _total(sql, review_filter, part=None), sql.params
-
-
-def _total(sql: _Sql, review_filter: ReviewFilter, part: str | None = "total") -> str:
-    counted = _counted(review_filter, None)
-    source, conditions = _from_and_where(sql, review_filter, counted.table)
-    conditions.extend(_rows_to_add(counted, review_filter, None))
-    label = "" if part is None else f"'{part}', NULL, "
-    position = "" if part is None else ", 0"
-    return (
-        f"SELECT {label}COALESCE({counted.count}, 0){position}"
-        f" FROM {source} WHERE {' AND '.join(conditions)}"
-    )
-
-
-def _top_values(sql: _Sql, review_filter: ReviewFilter, facet: Facet, top: int) -> str:
-    """One facet's ``top`` values, grouped by their key alone so the count can come from an
-    index or a count table; what a value is shown as (publisher slug, claimant name) is looked
-    up afterwards for those few rows only."""
-    # Placeholders are positional: the shown value's come first in the text, so first here.
-    shown = _shown(sql, review_filter, facet)
-    counted = _counted(review_filter, facet)
-    column = _FACET_COLUMNS[facet]
-    source, conditions = _from_and_where(sql, review_filter, counted.table)
-    conditions.extend(_rows_to_add(counted, review_filter, facet))
-    return (
-        f"SELECT '{facet}', {shown}, t.n, ROW_NUMBER() OVER (ORDER BY t.n DESC, t.value) FROM ("
-        f"SELECT {column} AS value, {counted.count} AS n FROM {source}"
-        f" WHERE {' AND '.join(conditions)} GROUP BY {column} HAVING {counted.count} > 0"
-        f" ORDER BY n DESC, value LIMIT {sql.param(top)}) t"
-    )
-
-
-def _shown(sql: _Sql, review_filter: ReviewFilter, facet: Facet) -> str:
-    """A facet value as shown: publishers by slug; claimants by the name as written in their
-    newest review the caller may see (one index probe each); the others as they are."""
-    if facet == "publisher":
-        return "(SELECT p.slug FROM publisher p WHERE p.id = t.value)"
-    if facet != "claimant":
-        return "t.value"
-    visible = f"x.status IN ({sql.params_of(review_filter.statuses)})"
-    if review_filter.publisher_ids is not None:
-        visible += f" AND x.publisher_id IN ({sql.params_of(review_filter.publisher_ids or (-1,))})"
-    return (
-        "(SELECT x.claimant_name FROM claim_review x"
-        f" WHERE x.claimant_key = t.value AND {visible}"
-        " ORDER BY x.published_at DESC, x.pk DESC LIMIT 1)"
-    )
+    source, conditions = _from_and_where(sql, review_filter)
+    return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
 
 
 # Export: every matching review in insertion order, for a streamed dump. Each shape of row

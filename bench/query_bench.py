@@ -249,7 +249,12 @@ def statements(
             body_column="native",
         )
         return [("page", sql, params)]
-    return [("facets", *query.count_facets(review_filter, dialect=dialect, top=10))]
+    found = [("total", *query.count_total(review_filter, dialect=dialect))]
+    for facet in ("publisher", "verdict", "language", "claimant"):
+        found.append(
+            (facet, *query.count_facet(review_filter, dialect=dialect, facet=facet, top=10))
+        )
+    return found
 
 
 def sqlite_plans() -> str:

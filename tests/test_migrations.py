@@ -12,25 +12,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
 from app.db import sqlalchemy_url
-from app.main import create_app
 from app.migrate import alembic_config, include_object, upgrade
 from app.models import Base
-from tests.api.test_facet_counts import check_counts_tables
-from tests.conftest import (
-    ADMIN_TOKEN,
-    BASE_URL,
-    POSTGRES_URL,
-    bearer,
-    create_review,
-    make_key,
-    make_publisher,
-)
+from tests.conftest import POSTGRES_URL
 
 CLAIMREVIEW = str(Path(sys.executable).parent / "claimreview")
 
@@ -95,27 +83,3 @@ def test_hosts_starting_together_migrate_once(empty_database: str) -> None:
     assert versions == [
         (ScriptDirectory.from_config(alembic_config(empty_database)).get_current_head(),)
     ]
-
-
-def test_facet_counts_start_from_the_reviews_already_stored(empty_database: str) -> None:
-    """Migration 0003 fills its count tables from the reviews stored before it."""
-    upgrade(empty_database)
-    settings = Settings(database_url=empty_database, admin_token=ADMIN_TOKEN, base_url=BASE_URL)
-    with TestClient(create_app(settings), base_url=BASE_URL) as client:
-        make_publisher(client)
-        writer = bearer(make_key(client, "polygraph"))
-        for n, language in enumerate(("en", "es", None, "es")):
-            url = f"https://www.polygraph.info/a/{n}.html"
-            create_review(client, writer, external_id=f"m-{n}", url=url, language=language)
-    command.downgrade(alembic_config(empty_database), "0002")
-    assert "review_count" not in _tables(empty_database)
-
-    upgrade(empty_database)
-
-    engine = create_engine(sqlalchemy_url(empty_database))
-    check_counts_tables(engine)
-    engine.dispose()
-    with TestClient(create_app(settings), base_url=BASE_URL) as client:
-        counted = client.get("/v1/facets").json()
-    assert counted["total"] == 4
-    assert counted["language"] == [{"value": "es", "count": 2}, {"value": "en", "count": 1}]

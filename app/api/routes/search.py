@@ -253,12 +253,11 @@ async def facets(
     """Count the matching reviews by publisher, verdict, language and claimant (top values)."""
     review_filter = await filters.visible_to(request)
     reads = request.app.state.reads
-    sql, params = query.count_facets(review_filter, dialect=reads.dialect, top=top)
-    total = 0
-    found: dict[str, list[dict[str, Any]]] = {facet: [] for facet in query.FACETS}
-    for part, shown, count, _position in await reads.fetch(sql, params, heavy=True):
-        if part == "total":
-            total = count
-        else:
-            found[part].append({"value": shown, "count": count})
-    return {"total": total, **found}
+    total_sql, total_params = query.count_total(review_filter, dialect=reads.dialect)
+    total = (await reads.fetch(total_sql, total_params, heavy=True))[0][0]
+    counted: dict[str, Any] = {"total": total}
+    for facet in ("publisher", "verdict", "language", "claimant"):
+        sql, params = query.count_facet(review_filter, dialect=reads.dialect, facet=facet, top=top)
+        rows = await reads.fetch(sql, params, heavy=True)
+        counted[facet] = [{"value": row[1], "count": row[2]} for row in rows]
+    return counted
