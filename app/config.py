@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
     dispatcher_interval_seconds: float = Field(default=1.0, gt=0)
     dispatcher_enabled: bool = True
+    # How often each process folds new reviews into the facet totals (app/facet_counts.py).
+    facet_fold_interval_seconds: float = Field(default=5.0, gt=0)
     # Limits (app/rate_limits.py, app/request_limits.py) and uvicorn's slow-client timeouts.
     rate_limit_enabled: bool = True
     rate_limit_ip_per_second: float = Field(default=100.0, gt=0)

@@ -24,6 +24,7 @@ from app.api.routes import (
 )
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.facet_counts import Folding
 from app.middleware import RequestMiddleware
 from app.stored_reads import open_reads
 from app.webhooks import Dispatcher
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reads = await open_reads(
             settings.database_url, is_sqlite=settings.is_sqlite, pool_size=settings.read_pool_size
         )
+        folding = Folding(app.state.sessionmaker, interval=settings.facet_fold_interval_seconds)
+        folding.start()
         dispatcher = None
         if settings.dispatcher_enabled:
             dispatcher = Dispatcher(settings=settings, sessionmaker=app.state.sessionmaker)
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if dispatcher is not None:
                 await dispatcher.stop()
+            await folding.stop()
             await app.state.reads.close()
             await rate_store.close()
             engine.dispose()

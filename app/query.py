@@ -27,11 +27,17 @@ _FACET_COLUMNS: dict[Facet, str] = {
     "claimant": "r.claimant_key",
 }
 
-# What a facet value is shown as: claimants by a name as written, publishers by slug.
-_FACET_DISPLAY: dict[Facet, str] = {
-    "publisher": "(SELECT p.slug FROM publisher p WHERE p.id = r.publisher_id)",
-    "claimant": "MIN(r.claimant_name)",
-}
+# Filters the facet totals cannot answer (app/facet_counts.py keeps them by status, publisher,
+# language, verdict and claimant only): with any of these set, facets count the matching rows.
+_UNCOUNTED = (
+    "label_key",
+    "tag_key",
+    "article_url",
+    "published_since",
+    "published_before",
+    "updated_since",
+    "search",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +75,14 @@ class _Sql:
         return ", ".join(self.param(value) for value in values)
 
 
-def _from_and_where(sql: _Sql, review_filter: ReviewFilter) -> tuple[str, list[str]]:
-    """The FROM clause (with the full-text match when searching) and the WHERE conditions."""
+def _from_and_where(
+    sql: _Sql, review_filter: ReviewFilter, *, table: str = "claim_review"
+) -> tuple[str, list[str]]:
+    """The FROM clause (with the full-text match when searching) and the WHERE conditions.
+    ``table`` is another table with the filtered columns (the facet totals), read as ``r``."""
     # Placeholders are positional: add each condition right after creating its parameters.
     conditions = []
-    source = "claim_review r"
+    source = f"{table} r"
     if review_filter.search is not None:
         if sql.dialect == "sqlite":
             source = "review_fts f JOIN claim_review r ON r.pk = f.rowid"
@@ -162,24 +171,77 @@ def list_reviews(
 def count_facet(
     review_filter: ReviewFilter, *, dialect: Dialect, facet: Facet, top: int
 ) -> tuple[str, list[Any]]:
-    """SQL answering ``(value, display, count)`` rows, most frequent first."""
+    """SQL answering ``(value, display, count)`` rows, most frequent first. Publishers show
+    their slug; a claimant the name as written in the newest review the caller may see."""
     sql = _Sql(dialect)
-    source, conditions = _from_and_where(sql, review_filter)
     column = _FACET_COLUMNS[facet]
-    display = _FACET_DISPLAY.get(facet, column)
-    conditions.append(f"{column} IS NOT NULL")
+    if facet == "publisher":
+        display = "(SELECT p.slug FROM publisher p WHERE p.id = c.value)"
+    elif facet == "claimant":
+        visible = ReviewFilter(
+            statuses=review_filter.statuses, publisher_ids=review_filter.publisher_ids
+        )
+        _, conditions = _from_and_where(sql, visible)
+        display = (
+            "(SELECT r.claimant_name FROM claim_review r WHERE r.claimant_key = c.value"
+            f" AND {' AND '.join(conditions)} ORDER BY r.published_at DESC LIMIT 1)"
+        )
+    else:
+        display = "c.value"
+    if _counted(review_filter):
+        table = _totals(review_filter, by_claimant=facet == "claimant")
+        # The totals count reviews without a language or claimant under ''.
+        known = f" AND {column} <> ''" if facet in ("language", "claimant") else ""
+        branches = " UNION ALL ".join(
+            f"SELECT {column} AS value, r.n FROM {source} WHERE {' AND '.join(conditions)}{known}"
+            for source, conditions in _counted_sources(sql, review_filter, table)
+        )
+        counts = (
+            f"SELECT value, SUM(n) AS total FROM ({branches}) d GROUP BY value HAVING SUM(n) > 0"
+        )
+    else:
+        source, conditions = _from_and_where(sql, review_filter)
+        counts = (
+            f"SELECT {column} AS value, COUNT(*) AS total FROM {source}"
+            f" WHERE {' AND '.join(conditions)} AND {column} IS NOT NULL GROUP BY {column}"
+        )
     statement = (
-        f"SELECT {column}, {display}, COUNT(*) FROM {source}"
-        f" WHERE {' AND '.join(conditions)}"
-        f" GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT {sql.param(top)}"
+        f"SELECT c.value, {display}, c.total"
+        f" FROM ({counts} ORDER BY total DESC, value LIMIT {sql.param(top)}) c"
+        " ORDER BY c.total DESC, c.value"
     )
     return statement, sql.params
 
 
 def count_total(review_filter: ReviewFilter, *, dialect: Dialect) -> tuple[str, list[Any]]:
     sql = _Sql(dialect)
+    if _counted(review_filter):
+        branches = " UNION ALL ".join(
+            f"SELECT r.n FROM {source} WHERE {' AND '.join(conditions)}"
+            for source, conditions in _counted_sources(sql, review_filter, _totals(review_filter))
+        )
+        return f"SELECT COALESCE(SUM(n), 0) FROM ({branches}) d", sql.params
     source, conditions = _from_and_where(sql, review_filter)
     return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join(conditions)}", sql.params
+
+
+def _counted(review_filter: ReviewFilter) -> bool:
+    return all(getattr(review_filter, name) is None for name in _UNCOUNTED)
+
+
+def _totals(review_filter: ReviewFilter, *, by_claimant: bool = False) -> str:
+    """The smaller totals table unless the claimant is asked for or filtered on."""
+    if by_claimant or review_filter.claimant_key is not None:
+        return "claimant_count"
+    return "review_count"
+
+
+def _counted_sources(
+    sql: _Sql, review_filter: ReviewFilter, table: str
+) -> list[tuple[str, list[str]]]:
+    """The totals and the deltas not folded into them yet, each with the filter's conditions:
+    their rows' ``n`` add up to the number of matching reviews."""
+    return [_from_and_where(sql, review_filter, table=source) for source in (table, "facet_delta")]
 
 
 # Export: every matching review in insertion order, for a streamed dump. Each shape of row

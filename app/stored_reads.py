@@ -14,10 +14,10 @@ Both return the stored bytes untouched; nothing is rendered here.
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -32,7 +32,9 @@ MMAP_BYTES = 1 << 34
 # One round trip answers every lookup that arrived while the previous ones were in flight.
 POSTGRES_SELECT_MANY = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ANY(%s)"
 Query = tuple[str, tuple[Any, ...]]
-Rows = asyncio.Future[list[Any]]
+Key = TypeVar("Key")
+Answer = TypeVar("Answer")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -150,7 +152,6 @@ class PostgresReads:
     def __init__(self, database_url: str, *, size: int) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
-        self._size = size
         self._pool = AsyncConnectionPool(
             self._conninfo,
             min_size=1,
@@ -159,38 +160,14 @@ class PostgresReads:
             # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
             kwargs={"autocommit": True},
         )
-        self._waiting: dict[str, list[asyncio.Future[StoredReview | None]]] = {}
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._scheduled = False
-        self._pending: dict[Query, list[Rows]] = {}
-        self._querying: set[asyncio.Task[None]] = set()
-        self._queries_scheduled = False
+        self._reviews = Coalescer(self._answer, limit=size)
+        self._queries = Coalescer(self._run_queries, limit=size)
 
     async def open(self) -> None:
         await self._pool.open(wait=True)
 
     async def review(self, review_id: str) -> StoredReview | None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[StoredReview | None] = loop.create_future()
-        self._waiting.setdefault(review_id, []).append(future)
-        self._schedule(loop)
-        return await future
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._waiting and not self._scheduled and len(self._in_flight) < self._size:
-            self._scheduled = True
-            loop.call_soon(self._send_batch)
-
-    def _send_batch(self) -> None:
-        self._scheduled = False
-        batch, self._waiting = self._waiting, {}
-        task = asyncio.get_running_loop().create_task(self._answer(batch))
-        self._in_flight.add(task)
-        task.add_done_callback(self._batch_done)
-
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._schedule(task.get_loop())
+        return await self._reviews.ask(review_id)
 
     async def _answer(self, batch: dict[str, list[asyncio.Future[StoredReview | None]]]) -> None:
         try:
@@ -201,15 +178,10 @@ class PostgresReads:
                 found = {row[0]: _stored(row) for row in await cursor.fetchall()}
         except Exception as error:
             for futures in batch.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(error)
+                _settle(futures, error)
             return
         for review_id, futures in batch.items():
-            for future in futures:
-                # A request whose client went away has cancelled its future.
-                if not future.done():
-                    future.set_result(found.get(review_id))
+            _settle(futures, found.get(review_id))
 
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
         """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
@@ -220,30 +192,10 @@ class PostgresReads:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(sql, params)
                 return await cursor.fetchall()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
-        self._pending.setdefault(key, []).append(future)
-        self._schedule_queries(loop)
         # A copy each: the callers share one result and may trim it.
-        return list(await future)
+        return list(await self._queries.ask(key))
 
-    def _schedule_queries(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._pending and not self._queries_scheduled and len(self._querying) < self._size:
-            self._queries_scheduled = True
-            loop.call_soon(self._send_queries)
-
-    def _send_queries(self) -> None:
-        self._queries_scheduled = False
-        batch, self._pending = self._pending, {}
-        task = asyncio.get_running_loop().create_task(self._run_queries(batch))
-        self._querying.add(task)
-        task.add_done_callback(self._queries_done)
-
-    def _queries_done(self, task: asyncio.Task[None]) -> None:
-        self._querying.discard(task)
-        self._schedule_queries(task.get_loop())
-
-    async def _run_queries(self, batch: dict[Query, list[Rows]]) -> None:
+    async def _run_queries(self, batch: dict[Query, list[asyncio.Future[list[Any]]]]) -> None:
         results: list[list[Any] | Exception]
         try:
             async with self._pool.connection() as connection:
@@ -256,13 +208,7 @@ class PostgresReads:
         except Exception as error:
             results = [error] * len(batch)
         for futures, result in zip(batch.values(), results, strict=True):
-            for future in futures:
-                if future.done():  # the request went away
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            _settle(futures, result)
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
         """Rows in batches from a server-side cursor on a connection outside the pool, so a
@@ -285,6 +231,57 @@ class PostgresReads:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+class Coalescer(Generic[Key, Answer]):
+    """Requests asked for while earlier batches are in flight wait, and go out together as the
+    next batch on the loop's next turn (never on a timer); identical keys share one answer.
+    At most ``limit`` batches are in flight, one per pooled connection."""
+
+    def __init__(
+        self,
+        answer: Callable[[dict[Key, list[asyncio.Future[Answer]]]], Coroutine[Any, Any, None]],
+        *,
+        limit: int,
+    ) -> None:
+        self._answer = answer
+        self._limit = limit
+        self._waiting: dict[Key, list[asyncio.Future[Answer]]] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+
+    async def ask(self, key: Key) -> Answer:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._waiting.setdefault(key, []).append(future)
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._waiting and not self._scheduled and len(self._in_flight) < self._limit:
+            self._scheduled = True
+            loop.call_soon(self._send)
+
+    def _send(self) -> None:
+        self._scheduled = False
+        batch, self._waiting = self._waiting, {}
+        task = asyncio.get_running_loop().create_task(self._answer(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._schedule(task.get_loop())
+
+
+def _settle(futures: list[asyncio.Future[T]], result: T | Exception) -> None:
+    for future in futures:
+        if future.done():  # a request whose client went away has cancelled its future
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _hashable(key: Query) -> bool:
