@@ -138,7 +138,15 @@ class ClaimReview(Base):
             "ix_claim_review_publisher_published", "publisher_id", "status", "published_at", "pk"
         ),
         Index("ix_claim_review_verdict_published", "verdict", "status", "published_at", "pk"),
-        Index("ix_claim_review_language_published", "language", "status", "published_at", "pk"),
+        # Two filters that often come together (and the language indexes of migration 0004).
+        Index(
+            "ix_claim_review_publisher_verdict_published",
+            "publisher_id",
+            "verdict",
+            "status",
+            "published_at",
+            "pk",
+        ),
         Index("ix_claim_review_label_published", "label_key", "status", "published_at", "pk"),
         Index("ix_claim_review_claimant_published", "claimant_key", "status", "published_at", "pk"),
         Index("ix_claim_review_status_updated", "status", "updated_at"),
