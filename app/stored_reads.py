@@ -12,9 +12,11 @@ Both return the stored bytes untouched; nothing is rendered here.
 """
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -81,7 +83,13 @@ def _stored(row: Any) -> StoredReview:
 
 class SqliteReads:
     """Light reads run inline on the loop's own connection; heavy ones (full-text search,
-    facets) in worker threads, each with its own connection, so the loop keeps serving."""
+    facets) in worker threads, each with its own connection, so the loop keeps serving.
+
+    The heavy reads have threads of their own, as many as cores: each thread's connection is
+    memory-mapped, and a mapping pays a page fault the first time it touches each page. On
+    the forty threads of the shared pool, forty mappings each warmed up alone, and a one-word
+    search's p95 on 1,000,000 reviews was 650 ms.
+    """
 
     dialect: Dialect = "sqlite"
 
@@ -90,6 +98,7 @@ class SqliteReads:
         self._connections: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._connection = self._connect(mapped=True)
+        self._heavy = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="sqlite-read")
 
     def _connect(self, *, mapped: bool = False) -> sqlite3.Connection:
         connection = self._open_private(mapped=mapped)
@@ -104,7 +113,8 @@ class SqliteReads:
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
         if not heavy:
             return self._connection.execute(sql, params).fetchall()
-        return await run_in_threadpool(self._fetch_in_thread, sql, params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._heavy, self._fetch_in_thread, sql, params)
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
         """Rows in batches from a connection of the export's own. A worker thread reads the next
@@ -138,6 +148,7 @@ class SqliteReads:
         return connection.execute(sql, params).fetchall()
 
     async def close(self) -> None:
+        self._heavy.shutdown()
         for connection in self._connections:
             connection.close()
 

@@ -61,3 +61,4 @@ def test_a_search_loops_over_the_full_text_matches(database_url: str) -> None:
     found = plan(database_url, ReviewFilter(search="puente", publisher_ids=(1,)))
 
     assert found.splitlines()[1].startswith("SCAN f VIRTUAL TABLE"), found
+    assert "COVERING INDEX ix_claim_review_search_filters" in found.splitlines()[2], found

@@ -9,6 +9,11 @@ filters rarely meet, that walked a whole publisher's or language's reviews (seco
 million). Indexes on the pairs that come together most (publisher + verdict, language +
 verdict) end that. The language indexes are on the primary subtag (``app.query.LANGUAGE_BASE``),
 so that ``language=pt`` (pt, pt-BR, pt-PT...) is one range of the index.
+
+SQLite only: a search looks every full-text match up to apply the filters and sort by date.
+In the table that is a row with kilobytes of documents, and a one-word search on a million
+reviews touched some 16,000 of them; a narrow index of what the filters and the sort need,
+in ``pk`` order, holds those in a few pages (p95 470 → 34 ms on a fresh server).
 """
 
 from collections.abc import Sequence
@@ -42,9 +47,16 @@ def upgrade() -> None:
         "CREATE INDEX ix_claim_review_language_verdict_published"
         f" ON claim_review ({base}, verdict, status, published_at, pk)"
     )
+    if dialect == "sqlite":
+        op.execute(
+            "CREATE INDEX ix_claim_review_search_filters"
+            " ON claim_review (pk, status, publisher_id, published_at, verdict, language)"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP INDEX ix_claim_review_search_filters")
     op.execute("DROP INDEX ix_claim_review_language_verdict_published")
     op.execute("DROP INDEX ix_claim_review_language_published")
     with op.batch_alter_table("claim_review") as batch_op:
