@@ -5,11 +5,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Request
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
-from starlette.routing import request_response
 
 from app import claimreview_reader, crud, idempotency, reviews, validation
 from app.api import openapi
@@ -24,7 +22,7 @@ from app.api.deps import (
     validated,
     visible_review,
 )
-from app.api.review_reads import serve_stored_review
+from app.api.review_reads import StoredRead, serve_stored_review
 from app.config import Settings
 from app.errors import (
     Conflict,
@@ -270,23 +268,6 @@ async def get_review(review_id: str, request: Request) -> Response:
     accept = request.headers.get("accept", "")
     wants_jsonld = LD_JSON in accept and "application/json" not in accept
     return await serve_stored_review(request, review_id, JSONLD if wants_jsonld else NATIVE)
-
-
-class StoredRead(APIRoute):
-    """A hot GET by id: documented like every route (its OpenAPI operation comes from the
-    endpoint's signature), but served without FastAPI's per-request machinery (dependency
-    solving, parsing of the query, headers and cookies, two exit stacks), which took a quarter
-    of such a request's time (bench/README.md). Its endpoint takes the path's ``review_id`` (a
-    string: nothing to validate) and the request, and returns a Response; errors are rendered
-    by the app's handlers as on any route."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        super().__init__(path, endpoint, **options)
-        self.app = request_response(self.serve)
-
-    async def serve(self, request: Request) -> Response:
-        response: Response = await self.endpoint(request.path_params["review_id"], request)
-        return response
 
 
 def install_hot_reads(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from app import cursors, query
 from app.api import openapi
 from app.api.deps import query_model, refuse_nul
-from app.api.review_reads import public_cache_control, reader
+from app.api.review_reads import StoredRead, public_cache_control, reader
 from app.errors import Unauthorized, Unprocessable
 from app.native import check_http_url, normalise_date, normalise_language
 from app.query import ReviewFilter, Sort
@@ -167,8 +167,8 @@ def install_list(app: FastAPI) -> None:
     """Register the list endpoint on the app itself, ahead of every router, as
     ``reviews.install_hot_reads`` does for the reads by id: an included router is matched
     twice per request, and its ``refuse_nul`` dependency is one more resolution (the route
-    makes that check itself). Call it before ``include_router``."""
-    app.add_api_route(
+    makes that check itself); served as a ``StoredRead``. Call it before ``include_router``."""
+    app.router.add_api_route(
         "/v1/claim-reviews",
         list_reviews,
         methods=["GET"],
@@ -176,6 +176,7 @@ def install_list(app: FastAPI) -> None:
         responses=openapi.responses(200, 400, 401, 422, page=True),
         openapi_extra=openapi.query_parameters(ListParams),
         tags=list(router.tags),
+        route_class_override=StoredRead,
     )
 
 
