@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -166,7 +167,17 @@ class ReviewTag(Base):
     __table_args__ = (Index(None, "tag_key", "review_pk"),)
 
 
-class FacetDelta(Base):
+class Bucket:
+    """What the facet totals count reviews by, and how many (or, in a delta, +1 or -1)."""
+
+    status: Mapped[str] = mapped_column(String(16))
+    publisher_id: Mapped[int] = mapped_column(BigId)
+    language: Mapped[str] = mapped_column(String(35))
+    verdict: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class FacetDelta(Bucket, Base):
     """A change to the numbers of reviews per (status, publisher, language, verdict, claimant):
     +1 for the bucket a review enters, -1 for the one it leaves. Written by triggers on
     ``claim_review`` (migration 0003) in the review's own transaction; ``facet_counts.fold``
@@ -180,44 +191,33 @@ class FacetDelta(Base):
     __tablename__ = "facet_delta"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    status: Mapped[str] = mapped_column(String(16))
-    publisher_id: Mapped[int] = mapped_column(BigId)
-    # '' for none, as in the totals, whose primary keys cannot hold NULL.
-    language: Mapped[str] = mapped_column(String(35))
-    verdict: Mapped[str] = mapped_column(String(32))
+    # '' for no claimant, as for no language: the totals' primary keys cannot hold NULL.
     claimant_key: Mapped[str] = mapped_column(String(500))
-    n: Mapped[int] = mapped_column(Integer)
 
 
-class ReviewCount(Base):
+class ReviewCount(Bucket, Base):
     """Reviews per (status, publisher, language, verdict): the total and three of the facets
     of ``GET /v1/facets`` read a few hundred rows here instead of counting a million reviews."""
 
     __tablename__ = "review_count"
-
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    language: Mapped[str] = mapped_column(String(35), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(32), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        PrimaryKeyConstraint("status", "publisher_id", "language", "verdict"),
+        {"sqlite_with_rowid": False},
+    )
 
 
-class ClaimantCount(Base):
+class ClaimantCount(Bucket, Base):
     """Reviews per claimant and the other dimensions, for the claimant facet. The key starts
     with (status, claimant_key) so the unfiltered facet is one ordered scan of the key."""
 
     __tablename__ = "claimant_count"
 
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    claimant_key: Mapped[str] = mapped_column(String(500), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    language: Mapped[str] = mapped_column(String(35), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(32), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
+    claimant_key: Mapped[str] = mapped_column(String(500))
 
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        PrimaryKeyConstraint("status", "claimant_key", "publisher_id", "language", "verdict"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class ReviewRevision(Base):
