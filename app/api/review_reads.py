@@ -94,8 +94,8 @@ async def readable_review(request: Request, review_id: str) -> tuple[StoredRevie
 
 
 class StoredBytes(Response):
-    """A response whose raw headers are built by ``stored_response``: Starlette's constructor
-    would encode and lowercase every header again on each request."""
+    """A response whose raw headers are built by its caller (``stored_response``, list pages):
+    Starlette's constructor would encode and lowercase every header again on each request."""
 
     def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
         self.status_code = status_code
@@ -128,12 +128,12 @@ def stored_response(
     if none_match(request.headers.get("if-none-match"), tag):
         return StoredBytes(b"", 304, sent)
     content = body()
-    sent += [(b"content-length", str(len(content)).encode()), _content_type(media_type)]
+    sent += [(b"content-length", str(len(content)).encode()), content_type(media_type)]
     return StoredBytes(content, 200, sent)
 
 
 @cache
-def _content_type(media_type: str) -> tuple[bytes, bytes]:
+def content_type(media_type: str) -> tuple[bytes, bytes]:
     """The Content-Type header Starlette would send (text types get a charset)."""
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type += "; charset=utf-8"

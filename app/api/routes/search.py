@@ -17,7 +17,13 @@ from starlette.responses import Response
 from app import cursors, query
 from app.api import openapi
 from app.api.deps import query_model, refuse_nul
-from app.api.review_reads import StoredRead, public_cache_control, reader
+from app.api.review_reads import (
+    StoredBytes,
+    StoredRead,
+    content_type,
+    public_cache_control,
+    reader,
+)
 from app.errors import Unauthorized, Unprocessable
 from app.native import check_http_url, normalise_date, normalise_language
 from app.query import ReviewFilter, Sort
@@ -215,18 +221,23 @@ async def list_reviews(request: Request) -> Response:
         next_cursor = cursors.encode({"s": scope, "k": key, "p": last_pk}, secret=secret)
     # The stored bytes as they are (bytes from both drivers): no copy, no parsing.
     items = b",".join([row[2] for row in rows])
-    headers = {"Cache-Control": public_cache_control(request)}
+    headers = [(b"cache-control", public_cache_control(request).encode("latin-1"))]
     if next_cursor:
         # Only the filters as sent need escaping: the sort is a keyword and a cursor base64url.
-        headers["Link"] = (
+        link = (
             f"<{settings.public_base_url}/v1/claim-reviews?{urlencode(filters.raw)}"
             f'&sort={sort}&limit={limit}&cursor={next_cursor}>; rel="next"'
         )
+        headers.append((b"link", link.encode("latin-1")))
     if as_jsonld:
         body = b'{"@context":"https://schema.org","@graph":[' + items + b"]}"
-        return Response(body, media_type=LD_JSON, headers=headers)
-    body = b'{"items":[' + items + b'],"next_cursor":' + orjson.dumps(next_cursor) + b"}"
-    return Response(body, media_type="application/json", headers=headers)
+    else:
+        body = b'{"items":[' + items + b'],"next_cursor":' + orjson.dumps(next_cursor) + b"}"
+    headers += [
+        (b"content-length", str(len(body)).encode()),
+        content_type(LD_JSON if as_jsonld else "application/json"),
+    ]
+    return StoredBytes(body, 200, headers)
 
 
 def _iso(value: Any) -> str:
