@@ -309,13 +309,14 @@ def _hashable(key: Query) -> bool:
 async def _pipelined(
     connection: psycopg.AsyncConnection[Any], queries: list[Query]
 ) -> list[list[Any]]:
-    """The rows of each query, all sent before the first answer is awaited."""
+    """The rows of each query, all sent before the first answer is awaited. Binary results,
+    as for exports: a page's stored bytes arrive as they are, not as hex text to decode."""
     if len(queries) == 1:
         ((sql, params),) = queries
-        cursor = await connection.execute(sql, params)
+        cursor = await connection.execute(sql, params, binary=True)
         return [await cursor.fetchall()]
     async with connection.pipeline():
-        cursors = [await connection.execute(sql, params) for sql, params in queries]
+        cursors = [await connection.execute(sql, params, binary=True) for sql, params in queries]
     return [await cursor.fetchall() for cursor in cursors]
 
 
@@ -323,7 +324,7 @@ async def _outcome(
     connection: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
 ) -> list[Any] | Exception:
     try:
-        cursor = await connection.execute(sql, params)
+        cursor = await connection.execute(sql, params, binary=True)
         return await cursor.fetchall()
     except psycopg.Error as error:
         return error
