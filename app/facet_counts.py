@@ -85,8 +85,8 @@ def fold_all(sessions: sessionmaker[Session]) -> None:
 
 
 class Folding:
-    """The per-process loop folding the deltas, from start-up (which folds whatever a bulk
-    import or an earlier process left) until shutdown."""
+    """The per-process loop folding the deltas every ``interval`` until shutdown (the first
+    fold one interval after start-up: until then readers add the deltas up themselves)."""
 
     def __init__(self, sessions: sessionmaker[Session], *, interval: float) -> None:
         self.sessions = sessions
@@ -104,11 +104,14 @@ class Folding:
             await self._task
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
+        while not await self._stopped_within(self.interval):
             try:
                 await run_in_threadpool(fold_all, self.sessions)
             except Exception:
                 logger.exception("folding the facet counts failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._stopping.wait()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        return self._stopping.is_set()

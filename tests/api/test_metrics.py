@@ -102,9 +102,12 @@ def test_latency_histogram_has_every_bucket(client: TestClient, writer: dict[str
 
 
 def test_pool_gauges_show_connections_in_use(settings: Settings) -> None:
-    # No dispatcher: on SQLite's one-connection pool it would take the connection the moment
-    # the test gives it back, and the second scrape would see it in use.
-    quiet = settings.model_copy(update={"dispatcher_enabled": False})
+    # No dispatcher and no facet folding: on SQLite's one-connection pool either would take
+    # the connection the moment the test gives it back, and the second scrape would see it in
+    # use.
+    quiet = settings.model_copy(
+        update={"dispatcher_enabled": False, "facet_fold_interval_seconds": 3600}
+    )
     with TestClient(create_app(quiet)) as client:
         engine = client.app.state.engine  # type: ignore[attr-defined]
         with engine.connect():
