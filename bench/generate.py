@@ -45,10 +45,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from wordlists import (  # noqa: E402
+    DICTIONARY_LANGUAGE,
+    NAME_PARTS,
+    ORGANISATIONS,
+    PLATFORMS,
+    PUBLISHERS_PER_LANGUAGE,
+    WORDS,
+)
+
 from app import facet_counts, jsonld, verdicts  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import sqlalchemy_url  # noqa: E402
-from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision, ReviewTag  # noqa: E402
+from app.models import ClaimReview, Publisher  # noqa: E402
 from app.native import ReviewIn, format_timestamp  # noqa: E402
 from app.reviews import (  # noqa: E402
     _derive_query_columns,
@@ -57,14 +66,6 @@ from app.reviews import (  # noqa: E402
     present_review,
     publisher_card,
     rating_verdict,
-)
-from wordlists import (  # noqa: E402
-    DICTIONARY_LANGUAGE,
-    NAME_PARTS,
-    ORGANISATIONS,
-    PLATFORMS,
-    PUBLISHERS_PER_LANGUAGE,
-    WORDS,
 )
 
 START = date(2016, 1, 1)
@@ -117,7 +118,9 @@ def publishers() -> list[dict[str, Any]]:
 
 def claimants() -> tuple[list[str], list[float]]:
     """~3,000 people; the name at rank r is chosen with probability ~ 1/r^1.07."""
-    names = [f"{first} {last}" for firsts, lasts in NAME_PARTS for first in firsts for last in lasts]
+    names = [
+        f"{first} {last}" for firsts, lasts in NAME_PARTS for first in firsts for last in lasts
+    ]
     random.Random(11).shuffle(names)
     return names, list(itertools.accumulate(1 / rank**1.07 for rank in range(1, len(names) + 1)))
 
@@ -168,16 +171,22 @@ class Renderer:
         words = WORDS[language]
         day = START + timedelta(days=index * DAYS // self.total)
         year = rng.randint(2010, day.year)
-        claim = rng.choice(words["subject"]) + " " + rng.choice(words["predicate"]).format(
-            year=year,
-            thing=rng.choice(words["thing"]),
-            place=rng.choice(words["place"]),
-            n=rng.randint(2, 95),
+        claim = (
+            rng.choice(words["subject"])
+            + " "
+            + rng.choice(words["predicate"]).format(
+                year=year,
+                thing=rng.choice(words["thing"]),
+                place=rng.choice(words["place"]),
+                n=rng.randint(2, 95),
+            )
         )
         names, weights = self.labels[DICTIONARY_LANGUAGE[language]]
         label = names[bisect.bisect(weights, rng.random() * weights[-1])]
         if rng.random() < 0.75:
-            name = self.names[bisect.bisect(self.name_weights, rng.random() * self.name_weights[-1])]
+            name = self.names[
+                bisect.bisect(self.name_weights, rng.random() * self.name_weights[-1])
+            ]
             author: dict[str, Any] = {"type": "Person", "name": name}
         else:
             author = {"type": "Organization", "name": rng.choice(ORGANISATIONS[language])}
@@ -265,11 +274,24 @@ class Renderer:
                 "dispatched_at": None,
             }
         )
-        out["tag"].extend({"review_pk": index + 1, "tag_key": key} for key in sorted(_tag_keys(document)))
+        out["tag"].extend(
+            {"review_pk": index + 1, "tag_key": key} for key in sorted(_tag_keys(document))
+        )
 
 
-REVIEW_COLUMNS = [column.key for column in ClaimReview.__table__.columns if column.key != "search_vector"]
-REVISION_COLUMNS = ["review_id", "version", "kind", "status", "document", "jsonld", "actor", "created_at"]
+REVIEW_COLUMNS = [
+    column.key for column in ClaimReview.__table__.columns if column.key != "search_vector"
+]
+REVISION_COLUMNS = [
+    "review_id",
+    "version",
+    "kind",
+    "status",
+    "document",
+    "jsonld",
+    "actor",
+    "created_at",
+]
 EVENT_COLUMNS = ["review_id", "publisher_id", "type", "version", "created_at", "dispatched_at"]
 JSON_COLUMNS = {"document", "findings"}
 
@@ -413,7 +435,10 @@ class PostgresWriter:
                 connection.execute(text(definition))
                 connection.commit()
             connection.execute(
-                text("SELECT setval(pg_get_serial_sequence('claim_review', 'pk'), max(pk)) FROM claim_review")
+                text(
+                    "SELECT setval(pg_get_serial_sequence('claim_review', 'pk'), max(pk))"
+                    " FROM claim_review"
+                )
             )
             connection.commit()
         print(f"indexes recreated in {time.monotonic() - started:.0f} s", file=sys.stderr)
@@ -487,7 +512,9 @@ def main() -> None:
             done += job[1]
             if done % 50_000 < CHUNK:
                 elapsed = time.monotonic() - started
-                print(f"{done:>9,} reviews  {done / elapsed:,.0f} rows/s", file=sys.stderr, flush=True)
+                print(
+                    f"{done:>9,} reviews  {done / elapsed:,.0f} rows/s", file=sys.stderr, flush=True
+                )
     loaded = time.monotonic() - started
     for writer in writers:
         # The claim_review triggers counted every row into facet_delta: fold before measuring.

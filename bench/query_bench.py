@@ -327,7 +327,8 @@ def table(results: dict[str, Any]) -> str:
         f"Ceiling (bench/ceiling.py, one stored review): {results['ceiling_runs'][0]:,.0f} and "
         f"{results['ceiling_runs'][1]:,.0f} req/s, mean {ceiling:,.0f}.",
         "",
-        "| database | list page (JSON, limit 20) | req/s | p50 ms | p99 ms | server CPU | ratio to ceiling | target | load1 | result |",
+        "| database | list page (JSON, limit 20) | req/s | p50 ms | p99 ms | server CPU"
+        " | ratio to ceiling | target | load1 | result |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in ("sqlite", "postgres"):
@@ -338,8 +339,9 @@ def table(results: dict[str, Any]) -> str:
             ratio = row["rps"] / ceiling
             verdict = "pass" if ratio >= 0.5 and not row["errors"] else "**fail**"
             out.append(
-                f"| {name} | {label} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
-                f"| {row['server_cpu']} | {ratio:.2f} | ≥ 0.50 | {row['quiet']['load1']} | {verdict} |"
+                f"| {name} | {label} | {row['rps']:,.0f} | {row['p50_ms']:.1f}"
+                f" | {row['p99_ms']:.1f} | {row['server_cpu']} | {ratio:.2f} | ≥ 0.50"
+                f" | {row['quiet']['load1']} | {verdict} |"
             )
     return "\n".join(out)
 

@@ -17,9 +17,9 @@ One thing at a time (never two benchmarks at once on this 2-core machine):
 4. Creates: a fresh publisher and key through the admin API, then wrk POSTs unique bodies to
    ``/v1/claim-reviews``; created rows are counted in the database afterwards.
 
-Both uvicorns: 1 worker, ``--no-access-log``, ``--no-proxy-headers``, uvloop, httptools; wrk: 2 threads, 32
-connections. Server output (with the access log when on) goes to ``bench/out/*.log``; every
-figure to ``bench/out/results.json``.
+Both uvicorns: 1 worker, ``--no-access-log``, ``--no-proxy-headers``, uvloop, httptools; wrk:
+2 threads, 32 connections. Server output (with the access log when on) goes to
+``bench/out/*.log``; every figure to ``bench/out/results.json``.
 """
 
 import argparse

@@ -71,7 +71,7 @@ def raw_sqlite() -> dict[str, Any]:
 def raw_postgres() -> dict[str, Any]:
     sql = RAW_SQL.replace("SELECT jsonld", "SELECT convert_from(jsonld, 'UTF8')")
     command = (
-        f"psql -h 127.0.0.1 -U postgres -d {PG_DATABASE} -Atc \"COPY ({sql}) TO STDOUT\" | wc -lc"
+        f'psql -h 127.0.0.1 -U postgres -d {PG_DATABASE} -Atc "COPY ({sql}) TO STDOUT" | wc -lc'
     )
     started = time.monotonic()
     out = subprocess.run(command, shell=True, capture_output=True, text=True, check=True).stdout
@@ -175,7 +175,8 @@ def table(results: dict[str, Any]) -> str:
     out = [
         f"Run {results['date']}.",
         "",
-        "| database | raw dump rows/s (MB/s) | export rows/s (MB/s) | ratio | target | server CPU | peak RSS MB (VmHWM) | target | load1 | result |",
+        "| database | raw dump rows/s (MB/s) | export rows/s (MB/s) | ratio | target | server CPU"
+        " | peak RSS MB (VmHWM) | target | load1 | result |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in ("sqlite", "postgres"):
@@ -194,7 +195,8 @@ def table(results: dict[str, Any]) -> str:
         )
     out += [
         "",
-        "| database | feed pages (limit 500) | items | MB | total s | pages/s | items/s | slowest page ms | server CPU | load1 |",
+        "| database | feed pages (limit 500) | items | MB | total s | pages/s | items/s"
+        " | slowest page ms | server CPU | load1 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in ("sqlite", "postgres"):
