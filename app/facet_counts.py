@@ -59,21 +59,21 @@ def fold(session: Session, *, limit: int = FOLD_BATCH) -> int:
         if claimant_key:
             claimants[status, claimant_key, publisher_id, language, verdict] += n
     insert = postgresql.insert if postgres else sqlite.insert
-    for table, counts in ((ReviewCount, reviews), (ClaimantCount, claimants)):
-        rows = [dict(zip(_KEYS[table], key, strict=True), n=n) for key, n in counts.items() if n]
+    totals: list[tuple[type[ReviewCount | ClaimantCount], Counter[tuple[Any, ...]]]] = [
+        (ReviewCount, reviews),
+        (ClaimantCount, claimants),
+    ]
+    for table, counts in totals:
+        # The counters above are keyed in the order of each table's primary key.
+        keys = [column.name for column in table.__mapper__.primary_key]
+        rows = [dict(zip(keys, key, strict=True), n=n) for key, n in counts.items() if n]
         if rows:
             upsert = insert(table)
             upsert = upsert.on_conflict_do_update(
-                index_elements=_KEYS[table], set_={"n": table.n + upsert.excluded.n}
+                index_elements=keys, set_={"n": table.n + upsert.excluded.n}
             )
             session.execute(upsert, rows)
     return len(moved)
-
-
-_KEYS: dict[Any, list[str]] = {
-    ReviewCount: ["status", "publisher_id", "language", "verdict"],
-    ClaimantCount: ["status", "claimant_key", "publisher_id", "language", "verdict"],
-}
 
 
 def fold_all(sessions: sessionmaker[Session]) -> None:
