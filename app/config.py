@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     read_pool_size: int = Field(default=4, ge=1)
+    # Rows of recent list pages each process keeps while the database is unchanged
+    # (app/read_cache.py); 0 turns the cache off.
+    read_cache_mb: int = Field(default=32, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     cache_max_age: int = Field(default=60, ge=0)
     secret_key: str | None = None

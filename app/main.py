@@ -66,7 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.reads = await open_reads(
-            settings.database_url, is_sqlite=settings.is_sqlite, pool_size=settings.read_pool_size
+            settings.database_url,
+            is_sqlite=settings.is_sqlite,
+            pool_size=settings.read_pool_size,
+            cache_bytes=settings.read_cache_mb << 20,
         )
         folding = Folding(app.state.sessionmaker, interval=settings.facet_fold_interval_seconds)
         folding.start()

@@ -29,7 +29,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.pool import QueuePool
 
@@ -146,6 +146,28 @@ def pool_families(*, engine: Any, reads: StoredReads) -> list[Metric]:
     ]
 
 
+def cache_families(reads: StoredReads) -> list[Metric]:
+    """How this process's cache of list pages (app/read_cache.py) is doing."""
+    cache = reads.cache
+    return [
+        CounterMetricFamily(
+            "claimreview_read_cache_hits",
+            "Light reads of this process answered from its cache (the database unchanged).",
+            value=cache.hits,
+        ),
+        CounterMetricFamily(
+            "claimreview_read_cache_misses",
+            "Light reads of this process that went to the database.",
+            value=cache.misses,
+        ),
+        GaugeMetricFamily(
+            "claimreview_read_cache_bytes",
+            "Bytes of stored documents this process's read cache holds.",
+            value=cache.size,
+        ),
+    ]
+
+
 async def backlog_families(reads: StoredReads) -> list[Metric]:
     [(events, deliveries, failing)] = await reads.fetch(BACKLOG_SQL, [], heavy=True)
     return [
@@ -174,5 +196,9 @@ async def exposition(*, engine: Any, reads: StoredReads) -> bytes:
         MultiProcessCollector(counted, MULTIPROCESS_DIR)
     else:
         counted = REGISTRY
-    gauges = pool_families(engine=engine, reads=reads) + await backlog_families(reads)
+    gauges = [
+        *pool_families(engine=engine, reads=reads),
+        *cache_families(reads),
+        *await backlog_families(reads),
+    ]
     return generate_latest(counted) + generate_latest(_Families(gauges))

@@ -27,12 +27,17 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from app.query import Dialect
+from app.read_cache import ReadCache
 
 _COLUMNS = "id, publisher_id, status, version, updated_at, retracted_at, jsonld, native"
 SQLITE_SELECT = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ?"
 MMAP_BYTES = 1 << 34
 # One round trip answers every lookup that arrived while the previous ones were in flight.
 POSTGRES_SELECT_MANY = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ANY(%s)"
+# Every light read of a batch sees one snapshot, named by its text (app/read_cache.py).
+POSTGRES_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+POSTGRES_SNAPSHOT = "SELECT pg_current_snapshot()::text"
+SQLITE_VERSION = "PRAGMA data_version"
 Query = tuple[str, tuple[Any, ...]]
 Key = TypeVar("Key")
 Answer = TypeVar("Answer")
@@ -53,6 +58,7 @@ class StoredReview:
 
 class StoredReads(Protocol):
     dialect: Dialect
+    cache: ReadCache
 
     async def review(self, review_id: str) -> StoredReview | None: ...
 
@@ -93,8 +99,9 @@ class SqliteReads:
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, cache_bytes: int) -> None:
         self._path = make_url(database_url).database or ""
+        self.cache = ReadCache(cache_bytes)
         self._connections: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._connection = self._connect(mapped=True)
@@ -111,10 +118,20 @@ class SqliteReads:
         return _stored(row) if row else None
 
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
-        if not heavy:
+        if heavy:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._heavy, self._fetch_in_thread, sql, params)
+        key = (sql, tuple(params))
+        if not _hashable(key):
             return self._connection.execute(sql, params).fetchall()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._heavy, self._fetch_in_thread, sql, params)
+        # Read before the rows: a commit in between only makes the entry look older.
+        (version,) = self._connection.execute(SQLITE_VERSION).fetchone()
+        rows = self.cache.get(key, version)
+        if rows is None:
+            rows = self._connection.execute(sql, params).fetchall()
+            self.cache.put(key, version, rows)
+            rows = list(rows)  # a copy: the caller may trim it
+        return rows
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
         """Rows in batches from a connection of the export's own. A worker thread reads the next
@@ -161,7 +178,7 @@ class PostgresReads:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, database_url: str, *, size: int) -> None:
+    def __init__(self, database_url: str, *, size: int, cache_bytes: int) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
         self._pool = AsyncConnectionPool(
@@ -174,6 +191,9 @@ class PostgresReads:
         )
         self._reviews = Coalescer(self._answer, limit=size)
         self._queries = Coalescer(self._run_queries, limit=size)
+        self.cache = ReadCache(cache_bytes)
+        # One snapshot check at a time: every request that arrives meanwhile shares the next.
+        self._snapshots = Coalescer(self._check_snapshot, limit=1)
 
     async def open(self) -> None:
         await self._pool.open(wait=True)
@@ -198,25 +218,46 @@ class PostgresReads:
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
         """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
         asked for while earlier ones are in flight go out together, pipelined in one round
-        trip, and identical ones run once. Heavy ones (search, facets, counts) go alone."""
+        trip in one snapshot, and identical ones run once; rows read before in a snapshot
+        equal to the current one are answered from the cache. Heavy ones (search, facets,
+        counts) go alone."""
         key = (sql, tuple(params))
         if heavy or not _hashable(key):
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(sql, params)
                 return await cursor.fetchall()
+        if key in self.cache:
+            rows = self.cache.get(key, await self._snapshots.ask(None))
+            if rows is not None:
+                return rows
         # A copy each: the callers share one result and may trim it.
         return list(await self._queries.ask(key))
+
+    async def _check_snapshot(self, batch: dict[None, list[asyncio.Future[str]]]) -> None:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(POSTGRES_SNAPSHOT, prepare=True)
+                (snapshot,) = await cursor.fetchone() or ("",)
+        except Exception as error:
+            _settle(batch[None], error)
+            return
+        _settle(batch[None], snapshot)
 
     async def _run_queries(self, batch: dict[Query, list[asyncio.Future[list[Any]]]]) -> None:
         results: list[list[Any] | Exception]
         try:
             async with self._pool.connection() as connection:
                 try:
-                    results = [*await _pipelined(connection, list(batch))]
+                    snapshot, read = await _in_one_snapshot(connection, list(batch))
                 except psycopg.Error:
                     # One failed query aborts the rest of a pipeline: run each alone, so
                     # that only its own callers see its error.
+                    await connection.rollback()
                     results = [await _outcome(connection, sql, params) for sql, params in batch]
+                else:
+                    for key, rows in zip(batch, read, strict=True):
+                        self.cache.put(key, snapshot, rows)
+                    results = [*read]
         except Exception as error:
             results = [error] * len(batch)
         for futures, result in zip(batch.values(), results, strict=True):
@@ -306,18 +347,19 @@ def _hashable(key: Query) -> bool:
     return True
 
 
-async def _pipelined(
+async def _in_one_snapshot(
     connection: psycopg.AsyncConnection[Any], queries: list[Query]
-) -> list[list[Any]]:
-    """The rows of each query, all sent before the first answer is awaited. Binary results,
-    as for exports: a page's stored bytes arrive as they are, not as hex text to decode."""
-    if len(queries) == 1:
-        ((sql, params),) = queries
-        cursor = await connection.execute(sql, params, binary=True)
-        return [await cursor.fetchall()]
+) -> tuple[str, list[list[Any]]]:
+    """The snapshot's text and the rows of each query, read in that one snapshot, all sent
+    before the first answer is awaited. Binary results, as for exports: a page's stored
+    bytes arrive as they are, not as hex text to decode."""
     async with connection.pipeline():
+        await connection.execute(POSTGRES_BEGIN)
+        snapshot = await connection.execute(POSTGRES_SNAPSHOT)
         cursors = [await connection.execute(sql, params, binary=True) for sql, params in queries]
-    return [await cursor.fetchall() for cursor in cursors]
+        await connection.execute("COMMIT")
+    (text,) = await snapshot.fetchone() or ("",)
+    return text, [await cursor.fetchall() for cursor in cursors]
 
 
 async def _outcome(
@@ -344,9 +386,11 @@ async def _read_ahead(fetch: Callable[[], Awaitable[list[Any]]]) -> AsyncIterato
         await asyncio.gather(ahead, return_exceptions=True)
 
 
-async def open_reads(database_url: str, *, is_sqlite: bool, pool_size: int) -> StoredReads:
+async def open_reads(
+    database_url: str, *, is_sqlite: bool, pool_size: int, cache_bytes: int
+) -> StoredReads:
     if is_sqlite:
-        return SqliteReads(database_url)
-    reads = PostgresReads(database_url, size=pool_size)
+        return SqliteReads(database_url, cache_bytes=cache_bytes)
+    reads = PostgresReads(database_url, size=pool_size, cache_bytes=cache_bytes)
     await reads.open()
     return reads

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="coalescing is PostgreS
 
 def fetch_together(database_url: str, *queries: tuple[str, list[Any]]) -> list[Any]:
     async def run() -> list[Any]:
-        reads = await open_reads(database_url, is_sqlite=False, pool_size=2)
+        reads = await open_reads(database_url, is_sqlite=False, pool_size=2, cache_bytes=1 << 20)
         try:
             return await asyncio.gather(
                 *(reads.fetch(sql, params) for sql, params in queries), return_exceptions=True

@@ -1,0 +1,66 @@
+"""The rows of recent light reads (list pages, an article's reviews), kept for as long as the
+database is provably unchanged.
+
+A list page of one publisher costs PostgreSQL a statement and the decompression of twenty
+stored documents, and the worker psycopg's machinery for one more query: together three
+times what serving one stored review costs (bench/README.md, "List pages"). Syndication
+partners ask for the same first pages again and again, so each process keeps the rows it read
+last, tagged with a *version* of the whole database read before or with them:
+
+- SQLite: ``PRAGMA data_version`` of the reading connection, which changes whenever another
+  connection commits (and the reading connection never writes);
+- PostgreSQL: the text of the snapshot the rows were read in (``pg_current_snapshot()``). Two
+  equal snapshots see exactly the same committed transactions, so a query answers the same in
+  both; any commit anywhere in the cluster moves the next snapshot on.
+
+A read is answered from here only when the version read *for that request* equals the entry's,
+so a caller never sees a page older than a write that finished before it asked. There is no
+expiry time to tune: the cost of a hit is reading the version (microseconds on SQLite, one
+round trip shared by every request waiting on PostgreSQL). Entries are evicted least recently
+used beyond ``budget`` bytes of their rows' stored documents.
+"""
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+
+class ReadCache:
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._entries: OrderedDict[Hashable, tuple[Hashable, list[Any], int]] = OrderedDict()
+        self._used = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def get(self, key: Hashable, version: Hashable) -> list[Any] | None:
+        """A copy of the rows read for ``key`` at ``version`` (each caller may trim it)."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return list(entry[1])
+
+    def put(self, key: Hashable, version: Hashable, rows: list[Any]) -> None:
+        """Keep what a query read at ``version`` (every read that missed comes here once)."""
+        self.misses += 1
+        size = sum(len(value) for row in rows for value in row if isinstance(value, bytes | str))
+        if self._budget == 0 or size > self._budget:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._used -= old[2]
+        self._entries[key] = (version, rows, size)
+        self._used += size
+        while self._used > self._budget:
+            _, (_, _, evicted) = self._entries.popitem(last=False)
+            self._used -= evicted
+
+    @property
+    def size(self) -> int:
+        """Bytes of stored text held."""
+        return self._used

@@ -1,0 +1,111 @@
+"""The cache of list pages (app/read_cache.py): a page read again while nothing was written comes
+from memory, and every write that finished before a request, on this host or another, shows in
+its answer."""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import ADMIN, BASE_URL, bearer, create_review, make_key, make_publisher
+
+PAGE = {"publisher": "polygraph", "limit": "5"}
+
+
+def headlines(client: TestClient, **params: str) -> list[str]:
+    response = client.get("/v1/claim-reviews", params={**PAGE, **params})
+    assert response.status_code == 200, response.text
+    return [item["headline"] for item in response.json()["items"]]
+
+
+def cache_counts(client: TestClient) -> tuple[float, float]:
+    """This host's (hits, misses) as /metrics reports them."""
+    text = client.get("/metrics", headers=ADMIN).text
+    counted = {
+        name: float(value)
+        for name, value in re.findall(r"^claimreview_read_cache_(\w+)_total (\S+)$", text, re.M)
+    }
+    return counted["hits"], counted["misses"]
+
+
+@pytest.fixture
+def other_host(settings: Settings) -> Iterator[TestClient]:
+    """A second app on the same database: another process behind the load balancer."""
+    with TestClient(create_app(settings), base_url=BASE_URL) as second:
+        yield second
+
+
+def test_a_page_read_again_comes_from_the_cache(client: TestClient, writer: dict[str, str]) -> None:
+    create_review(client, writer, headline="One")
+    first = client.get("/v1/claim-reviews", params=PAGE)
+    hits, misses = cache_counts(client)
+
+    again = client.get("/v1/claim-reviews", params=PAGE)
+
+    assert again.content == first.content
+    assert cache_counts(client) == (hits + 1, misses)
+
+
+def test_every_write_shows_on_the_next_read_of_a_cached_page(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    first = create_review(client, writer, headline="First")
+    assert headlines(client) == ["First"]
+
+    create_review(client, writer, headline="Second", external_id="second")
+    assert headlines(client) == ["Second", "First"]
+
+    changed = client.patch(
+        f"/v1/claim-reviews/{first['id']}", json={"headline": "First, corrected"}, headers=writer
+    )
+    assert changed.status_code == 200, changed.text
+    assert headlines(client) == ["Second", "First, corrected"]
+
+    retracted = client.delete(f"/v1/claim-reviews/{first['id']}", headers=writer)
+    assert retracted.status_code == 204, retracted.text
+    assert headlines(client) == ["Second"]
+
+
+def test_a_write_on_another_host_shows_on_the_next_read(
+    client: TestClient, other_host: TestClient, writer: dict[str, str]
+) -> None:
+    create_review(client, writer, headline="Here")
+    assert headlines(client) == ["Here"]
+    assert headlines(client) == ["Here"]  # cached now
+
+    create_review(other_host, writer, headline="There", external_id="there")
+
+    assert headlines(client) == ["There", "Here"]
+
+
+def test_drafts_are_cached_per_publisher_and_stay_private(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    create_review(client, writer, headline="Draft", status="draft")
+    make_publisher(client, slug="rival", name="Rival", url="https://rival.example/")
+    rival = bearer(make_key(client, "rival", "reviews:write"))
+
+    def drafts(headers: dict[str, str]) -> list[Any]:
+        response = client.get("/v1/claim-reviews", params={"status": "draft"}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["headline"] for item in response.json()["items"]]
+
+    assert drafts(writer) == drafts(writer) == ["Draft"]
+    assert drafts(rival) == drafts(rival) == []
+
+
+def test_the_cache_can_be_turned_off(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"read_cache_mb": 0}))
+    with TestClient(app, base_url=BASE_URL) as client:
+        writer = bearer(make_key(client, make_publisher(client)["slug"], "reviews:write"))
+        create_review(client, writer, headline="Only")
+        assert headlines(client) == headlines(client) == ["Only"]
+        hits, _ = cache_counts(client)
+        create_review(client, writer, headline="Next", external_id="next")
+        assert headlines(client) == ["Next", "Only"]
+
+        assert cache_counts(client)[0] == hits == 0
