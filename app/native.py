@@ -98,22 +98,22 @@ def normalise_language(value: str) -> str:
 
 
 def prune(value: Any) -> Any:
-    """Drop nulls, empty lists and empty objects at every depth (the stored form has none)."""
+    """Drop nulls, empty lists and empty objects at every depth (the stored form has none).
+
+    Comprehensions with one call per item: every review written or imported is pruned at
+    least twice, and generator pipelines made this a tenth of an import's CPU."""
     if isinstance(value, dict):
-        pruned = ((key, _pruned(item)) for key, item in value.items())
-        return {key: item for key, item in pruned if _kept(item)}
+        return {key: kept for key, item in value.items() if (kept := _kept(item)) is not None}
     if isinstance(value, list):
-        return [item for item in map(_pruned, value) if _kept(item)]
+        return [kept for item in value if (kept := _kept(item)) is not None]
     return value
 
 
-def _pruned(value: Any) -> Any:
-    return prune(value) if isinstance(value, dict | list) else value
-
-
-def _kept(value: Any) -> bool:
-    """Not None, [] or {} (what ``value not in (None, [], {})`` says, without building them)."""
-    return value is not None and (not isinstance(value, dict | list) or bool(value))
+def _kept(value: Any) -> Any:
+    """``value`` pruned, or None when nothing of it is left (None, [] or {})."""
+    if isinstance(value, dict | list):
+        return prune(value) or None
+    return value
 
 
 def check_no_nul(value: str) -> str:

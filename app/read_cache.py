@@ -9,9 +9,11 @@ last, tagged with a *version* of the whole database read before or with them:
 
 - SQLite: ``PRAGMA data_version`` of the reading connection, which changes whenever another
   connection commits (and the reading connection never writes);
-- PostgreSQL: the text of the snapshot the rows were read in (``pg_current_snapshot()``). Two
-  equal snapshots see exactly the same committed transactions, so a query answers the same in
-  both; any commit anywhere in the cluster moves the next snapshot on.
+- PostgreSQL: the text of a snapshot (``pg_current_snapshot()``) taken just before the rows
+  were read, in the same pipeline. Two equal snapshots see exactly the same committed
+  transactions, and any commit anywhere in the cluster moves every later snapshot on (it
+  leaves the list of transactions in progress, or it began after the snapshot and advanced
+  its horizon), so a later snapshot equal to the tag means nothing was committed since.
 
 A read is answered from here only when the version read *for that request* equals the entry's,
 so a caller never sees a page older than a write that finished before it asked. There is no
@@ -33,6 +35,10 @@ class ReadCache:
         self.hits = 0
         self.misses = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._budget > 0
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 
@@ -49,7 +55,7 @@ class ReadCache:
         """Keep what a query read at ``version`` (every read that missed comes here once)."""
         self.misses += 1
         size = sum(len(value) for row in rows for value in row if isinstance(value, bytes | str))
-        if self._budget == 0 or size > self._budget:
+        if size > self._budget or not self.enabled:
             return
         old = self._entries.pop(key, None)
         if old is not None:

@@ -34,8 +34,7 @@ SQLITE_SELECT = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ?"
 MMAP_BYTES = 1 << 34
 # One round trip answers every lookup that arrived while the previous ones were in flight.
 POSTGRES_SELECT_MANY = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ANY(%s)"
-# Every light read of a batch sees one snapshot, named by its text (app/read_cache.py).
-POSTGRES_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+# The version of the whole database a cached read is tagged with (app/read_cache.py).
 POSTGRES_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 SQLITE_VERSION = "PRAGMA data_version"
 Query = tuple[str, tuple[Any, ...]]
@@ -218,7 +217,7 @@ class PostgresReads:
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
         """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
         asked for while earlier ones are in flight go out together, pipelined in one round
-        trip in one snapshot, and identical ones run once; rows read before in a snapshot
+        trip, and identical ones run once; rows read before in a snapshot
         equal to the current one are answered from the cache. Heavy ones (search, facets,
         counts) go alone."""
         key = (sql, tuple(params))
@@ -248,15 +247,17 @@ class PostgresReads:
         try:
             async with self._pool.connection() as connection:
                 try:
-                    snapshot, read = await _in_one_snapshot(connection, list(batch))
+                    snapshot, read = await _pipelined(
+                        connection, list(batch), snapshot=self.cache.enabled
+                    )
                 except psycopg.Error:
                     # One failed query aborts the rest of a pipeline: run each alone, so
                     # that only its own callers see its error.
-                    await connection.rollback()
                     results = [await _outcome(connection, sql, params) for sql, params in batch]
                 else:
-                    for key, rows in zip(batch, read, strict=True):
-                        self.cache.put(key, snapshot, rows)
+                    if snapshot is not None:
+                        for key, rows in zip(batch, read, strict=True):
+                            self.cache.put(key, snapshot, rows)
                     results = [*read]
         except Exception as error:
             results = [error] * len(batch)
@@ -347,18 +348,17 @@ def _hashable(key: Query) -> bool:
     return True
 
 
-async def _in_one_snapshot(
-    connection: psycopg.AsyncConnection[Any], queries: list[Query]
-) -> tuple[str, list[list[Any]]]:
-    """The snapshot's text and the rows of each query, read in that one snapshot, all sent
-    before the first answer is awaited. Binary results, as for exports: a page's stored
-    bytes arrive as they are, not as hex text to decode."""
+async def _pipelined(
+    connection: psycopg.AsyncConnection[Any], queries: list[Query], *, snapshot: bool
+) -> tuple[str | None, list[list[Any]]]:
+    """The rows of each query, all sent before the first answer is awaited, and with
+    ``snapshot`` the text of a snapshot taken just before them: the rows are at least as new
+    as it, so an entry tagged with it can only look older than it is. Binary results, as for
+    exports: a page's stored bytes arrive as they are, not as hex text to decode."""
     async with connection.pipeline():
-        await connection.execute(POSTGRES_BEGIN)
-        snapshot = await connection.execute(POSTGRES_SNAPSHOT)
+        taken = await connection.execute(POSTGRES_SNAPSHOT, prepare=True) if snapshot else None
         cursors = [await connection.execute(sql, params, binary=True) for sql, params in queries]
-        await connection.execute("COMMIT")
-    (text,) = await snapshot.fetchone() or ("",)
+    text = (await taken.fetchone() or ("",))[0] if taken is not None else None
     return text, [await cursor.fetchall() for cursor in cursors]
 
 
