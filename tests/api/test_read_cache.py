@@ -109,3 +109,21 @@ def test_the_cache_can_be_turned_off(settings: Settings) -> None:
         assert headlines(client) == ["Next", "Only"]
 
         assert cache_counts(client)[0] == hits == 0
+
+
+def test_an_article_read_again_shows_a_review_added_since(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """/v1/markup reads an article's reviews through the same cache as list pages."""
+    first = create_review(client, writer)
+    params = {"url": first["url"]}
+
+    def marked_up() -> list[str]:
+        response = client.get("/v1/markup", params=params)
+        assert response.status_code == 200, response.text
+        return [node["@id"].rsplit("/", 1)[1] for node in response.json()]
+
+    assert marked_up() == marked_up() == [first["id"]]
+    second = create_review(client, writer, external_id="second", url=first["url"] + "#2")
+
+    assert marked_up() == [first["id"], second["id"]]
