@@ -1,5 +1,5 @@
-"""The rows of recent light reads (list pages, an article's reviews), kept for as long as the
-database is provably unchanged.
+"""The rows of recent light reads (list pages, an article's reviews), and whole anonymous list
+pages, kept for as long as the database is provably unchanged.
 
 A list page of one publisher costs PostgreSQL a statement and the decompression of twenty
 stored documents, and the worker psycopg's machinery for one more query: together three
@@ -28,9 +28,11 @@ from typing import Any
 
 
 class ReadCache:
+    """Values (a query's rows, a whole list page) by key, each with the version it was read at."""
+
     def __init__(self, budget: int) -> None:
         self._budget = budget
-        self._entries: OrderedDict[Hashable, tuple[Hashable, list[Any], int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Any, int]] = OrderedDict()
         self._used = 0
         self.hits = 0
         self.misses = 0
@@ -42,25 +44,25 @@ class ReadCache:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 
-    def get(self, key: Hashable, version: Hashable) -> list[Any] | None:
-        """A copy of the rows read for ``key`` at ``version`` (each caller may trim it)."""
+    def get(self, key: Hashable, version: Hashable) -> Any:
+        """What was kept for ``key`` at ``version``, else None. Shared: copy before changing it."""
         entry = self._entries.get(key)
         if entry is None or entry[0] != version:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return list(entry[1])
+        return entry[1]
 
-    def put(self, key: Hashable, version: Hashable, rows: list[Any]) -> None:
-        """Keep what a query read at ``version`` (every read that missed comes here once)."""
+    def put(self, key: Hashable, version: Hashable, value: Any, *, size: int) -> None:
+        """Keep ``value`` (``size`` bytes of text) read at ``version``: every read that missed
+        comes here once."""
         self.misses += 1
-        size = sum(len(value) for row in rows for value in row if isinstance(value, bytes | str))
         if size > self._budget or not self.enabled:
             return
         old = self._entries.pop(key, None)
         if old is not None:
             self._used -= old[2]
-        self._entries[key] = (version, rows, size)
+        self._entries[key] = (version, value, size)
         self._used += size
         while self._used > self._budget:
             _, (_, _, evicted) = self._entries.popitem(last=False)
@@ -70,3 +72,8 @@ class ReadCache:
     def size(self) -> int:
         """Bytes of stored text held."""
         return self._used
+
+
+def rows_size(rows: list[Any]) -> int:
+    """The bytes of text in a query's rows, what keeping them costs."""
+    return sum(len(value) for row in rows for value in row if isinstance(value, bytes | str))

@@ -15,7 +15,7 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from app.query import Dialect
-from app.read_cache import ReadCache
+from app.read_cache import ReadCache, rows_size
 
 _COLUMNS = "id, publisher_id, status, version, updated_at, retracted_at, jsonld, native"
 SQLITE_SELECT = f"SELECT {_COLUMNS} FROM claim_review WHERE id = ?"
@@ -58,6 +58,10 @@ class StoredReview:
 class StoredReads(Protocol):
     dialect: Dialect
     cache: ReadCache
+
+    async def version(self) -> Hashable:
+        """The database's version now (app/read_cache.py): equal versions, equal answers."""
+        ...
 
     async def review(self, review_id: str) -> StoredReview | None: ...
 
@@ -124,13 +128,16 @@ class SqliteReads:
         if not _hashable(key):
             return self._connection.execute(sql, params).fetchall()
         # Read before the rows: a commit in between only makes the entry look older.
-        (version,) = self._connection.execute(SQLITE_VERSION).fetchone()
+        version = await self.version()
         rows = self.cache.get(key, version)
         if rows is None:
             rows = self._connection.execute(sql, params).fetchall()
-            self.cache.put(key, version, rows)
-            rows = list(rows)  # a copy: the caller may trim it
-        return rows
+            self.cache.put(key, version, rows, size=rows_size(rows))
+        return list(rows)  # a copy: the caller may trim it
+
+    async def version(self) -> int:
+        (version,) = self._connection.execute(SQLITE_VERSION).fetchone()
+        return int(version)
 
     async def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]:
         """Rows in batches from a connection of the export's own. A worker thread reads the next
@@ -225,12 +232,13 @@ class PostgresReads:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(sql, params)
                 return await cursor.fetchall()
-        if key in self.cache:
-            rows = self.cache.get(key, await self._snapshots.ask(None))
-            if rows is not None:
-                return rows
+        rows = self.cache.get(key, await self.version()) if key in self.cache else None
         # A copy each: the callers share one result and may trim it.
-        return list(await self._queries.ask(key))
+        return list(rows if rows is not None else await self._queries.ask(key))
+
+    async def version(self) -> str:
+        """The current snapshot's text: one query for every caller that asked meanwhile."""
+        return await self._snapshots.ask(None)
 
     async def _check_snapshot(self, batch: dict[None, list[asyncio.Future[str]]]) -> None:
         try:
@@ -257,7 +265,7 @@ class PostgresReads:
                 else:
                     if snapshot is not None:
                         for key, rows in zip(batch, read, strict=True):
-                            self.cache.put(key, snapshot, rows)
+                            self.cache.put(key, snapshot, rows, size=rows_size(rows))
                     results = [*read]
         except Exception as error:
             results = [error] * len(batch)

@@ -127,3 +127,28 @@ def test_an_article_read_again_shows_a_review_added_since(
     second = create_review(client, writer, external_id="second", url=first["url"] + "#2")
 
     assert marked_up() == [first["id"], second["id"]]
+
+
+def test_a_kept_page_answers_only_callers_it_fits(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """Whole pages are kept for anonymous callers, per query string and representation: a
+    caller with a key, or one asking for JSON-LD, gets its own answer."""
+    create_review(client, writer, headline="Kept")
+    request_ids = []
+    for _ in range(2):
+        anonymous = client.get("/v1/claim-reviews", params=PAGE)
+        as_jsonld = client.get(
+            "/v1/claim-reviews", params=PAGE, headers={"Accept": "application/ld+json"}
+        )
+        with_key = client.get("/v1/claim-reviews", params=PAGE, headers=writer)
+
+        assert anonymous.headers["cache-control"].startswith("public")
+        assert anonymous.json()["items"][0]["headline"] == "Kept"
+        assert as_jsonld.headers["content-type"] == "application/ld+json"
+        assert as_jsonld.json()["@graph"][0]["headline"] == "Kept"
+        assert with_key.headers["cache-control"] == "private, no-cache"
+        assert with_key.json() == anonymous.json()
+        request_ids += anonymous.headers.get_list("x-request-id")
+
+    assert len(set(request_ids)) == len(request_ids) == 2  # each answer has its own

@@ -189,6 +189,19 @@ def install_list(app: FastAPI) -> None:
 async def list_reviews(request: Request) -> Response:
     """List and search claim reviews, newest first, one page at a time."""
     await refuse_nul(request)
+    reads = request.app.state.reads
+    accept = request.headers.get("accept", "")
+    as_jsonld = LD_JSON in accept and "application/json" not in accept
+    # An anonymous page is the same for every caller while the database is unchanged: kept
+    # whole, it skips parsing, cursors and joining (app/read_cache.py). Only a page that was
+    # served is kept, so errors and access rules run as ever.
+    kept = "authorization" not in request.headers and reads.cache.enabled
+    if kept:
+        page_key = ("page", request.scope["query_string"], as_jsonld)
+        version = await reads.version()  # before the page's rows: they can only be newer
+        page = reads.cache.get(page_key, version)
+        if page is not None:
+            return StoredBytes(page[0], 200, list(page[1]))
     # One validation of the whole query string: FastAPI's resolution of fifteen declared
     # parameters cost more than the rest of the page (bench/README.md, "List pages").
     page = query_model(ListParams, request)
@@ -198,12 +211,9 @@ async def list_reviews(request: Request) -> Response:
         raise bad_parameter("sort", "relevance needs q")
     review_filter = await filters.visible_to(request)
     settings = request.app.state.settings
-    reads = request.app.state.reads
     scope = cursors.fingerprint([filters.raw, sort])
     secret = settings.signing_key
     after = _after(page.cursor, scope=scope, sort=sort, secret=secret)
-    accept = request.headers.get("accept", "")
-    as_jsonld = LD_JSON in accept and "application/json" not in accept
     sql, params = query.list_reviews(
         review_filter,
         dialect=reads.dialect,
@@ -237,6 +247,8 @@ async def list_reviews(request: Request) -> Response:
         (b"content-length", str(len(body)).encode()),
         content_type(LD_JSON if as_jsonld else "application/json"),
     ]
+    if kept:
+        reads.cache.put(page_key, version, (body, tuple(headers)), size=len(body))
     return StoredBytes(body, 200, headers)
 
 
