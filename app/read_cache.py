@@ -1,5 +1,5 @@
 """The rows of recent light reads (list pages, an article's reviews), and whole anonymous list
-pages, kept for as long as the database is provably unchanged.
+pages (searches included), kept for as long as the database is provably unchanged.
 
 A list page of one publisher costs PostgreSQL a statement and the decompression of twenty
 stored documents, and the worker psycopg's machinery for one more query: together three
