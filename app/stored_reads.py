@@ -224,9 +224,8 @@ class PostgresReads:
     async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
         """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
         asked for while earlier ones are in flight go out together, pipelined in one round
-        trip, and identical ones run once; rows read before in a snapshot
-        equal to the current one are answered from the cache. Heavy ones (search, facets,
-        counts) go alone."""
+        trip, and identical ones run once; rows read at a snapshot equal to the current one
+        are answered from the cache. Heavy ones (search, facets, counts) go alone."""
         key = (sql, tuple(params))
         if heavy or not _hashable(key):
             async with self._pool.connection() as connection:
@@ -244,7 +243,7 @@ class PostgresReads:
         try:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(POSTGRES_SNAPSHOT, prepare=True)
-                (snapshot,) = await cursor.fetchone() or ("",)
+                snapshot = await _snapshot_text(cursor)
         except Exception as error:
             _settle(batch[None], error)
             return
@@ -366,8 +365,15 @@ async def _pipelined(
     async with connection.pipeline():
         taken = await connection.execute(POSTGRES_SNAPSHOT, prepare=True) if snapshot else None
         cursors = [await connection.execute(sql, params, binary=True) for sql, params in queries]
-    text = (await taken.fetchone() or ("",))[0] if taken is not None else None
+    text = await _snapshot_text(taken) if taken is not None else None
     return text, [await cursor.fetchall() for cursor in cursors]
+
+
+async def _snapshot_text(cursor: psycopg.AsyncCursor[Any]) -> str:
+    row = await cursor.fetchone()
+    if row is None:  # the query always answers one row; a version must never be made up
+        raise psycopg.InterfaceError("pg_current_snapshot() answered no row")
+    return str(row[0])
 
 
 async def _outcome(
