@@ -61,11 +61,14 @@ class StoredReads(Protocol):
 
     async def version(self) -> Hashable:
         """The database's version now (app/read_cache.py): equal versions, equal answers."""
-        ...
 
     async def review(self, review_id: str) -> StoredReview | None: ...
 
-    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]: ...
+    async def fetch(
+        self, sql: str, params: list[Any], *, heavy: bool = False, version: Hashable = None
+    ) -> list[Any]:
+        """The rows of a query; ``version``: the database's version as this request read it
+        already (else it is read again for the cache)."""
 
     def stream(self, sql: str, params: list[Any], *, batch: int) -> AsyncIterator[list[Any]]: ...
 
@@ -120,7 +123,9 @@ class SqliteReads:
         row = self._connection.execute(SQLITE_SELECT, (review_id,)).fetchone()
         return _stored(row) if row else None
 
-    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
+    async def fetch(
+        self, sql: str, params: list[Any], *, heavy: bool = False, version: Hashable = None
+    ) -> list[Any]:
         if heavy:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._heavy, self._fetch_in_thread, sql, params)
@@ -128,7 +133,8 @@ class SqliteReads:
         if not _hashable(key):
             return self._connection.execute(sql, params).fetchall()
         # Read before the rows: a commit in between only makes the entry look older.
-        version = await self.version()
+        if version is None:
+            version = await self.version()
         rows = self.cache.get(key, version)
         if rows is None:
             rows = self._connection.execute(sql, params).fetchall()
@@ -221,7 +227,9 @@ class PostgresReads:
         for review_id, futures in batch.items():
             _settle(futures, found.get(review_id))
 
-    async def fetch(self, sql: str, params: list[Any], *, heavy: bool = False) -> list[Any]:
+    async def fetch(
+        self, sql: str, params: list[Any], *, heavy: bool = False, version: Hashable = None
+    ) -> list[Any]:
         """Light reads (a list page, a lookup) are coalesced like lookups by id: the queries
         asked for while earlier ones are in flight go out together, pipelined in one round
         trip, and identical ones run once; rows read at a snapshot equal to the current one
@@ -231,7 +239,9 @@ class PostgresReads:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(sql, params)
                 return await cursor.fetchall()
-        rows = self.cache.get(key, await self.version()) if key in self.cache else None
+        rows = None
+        if key in self.cache:
+            rows = self.cache.get(key, await self.version() if version is None else version)
         # A copy each: the callers share one result and may trim it.
         return list(rows if rows is not None else await self._queries.ask(key))
 

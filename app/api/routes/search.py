@@ -4,6 +4,7 @@ Both routes run on the event loop (see stored_reads.py): a list page is one inde
 whose rows are the stored native or JSON-LD bytes, joined without parsing.
 """
 
+from collections.abc import Hashable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -196,6 +197,7 @@ async def list_reviews(request: Request) -> Response:
     # whole, it skips parsing, cursors and joining (app/read_cache.py). Only a page that was
     # served is kept, so errors and access rules run as ever.
     kept = "authorization" not in request.headers and reads.cache.enabled
+    version: Hashable = None
     if kept:
         page_key = ("page", request.scope["query_string"], as_jsonld)
         version = await reads.version()  # before the page's rows: they can only be newer
@@ -222,7 +224,7 @@ async def list_reviews(request: Request) -> Response:
         limit=limit + 1,
         body_column="jsonld" if as_jsonld else "native",
     )
-    rows = await reads.fetch(sql, params, heavy=review_filter.search is not None)
+    rows = await reads.fetch(sql, params, heavy=review_filter.search is not None, version=version)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
