@@ -127,7 +127,10 @@ def spread(cluster: Cluster, requests: Sequence[Request]) -> list[httpx.Response
 
 async def _spread(cluster: Cluster, requests: Sequence[Request]) -> list[httpx.Response]:
     gate = asyncio.Semaphore(IN_FLIGHT)
-    limits = httpx.Limits(max_connections=IN_FLIGHT)
+    # While one host is slow the gate fills with its requests and the others' connections idle.
+    # The client drops an idle connection well before a host would close it (5 s), so it never
+    # sends a request down a connection the host is closing at that moment (a ReadError).
+    limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=1)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def one(n: int, method: str, path: str, options: dict[str, Any]) -> httpx.Response:
