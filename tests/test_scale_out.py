@@ -71,6 +71,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         LOG_LEVEL="warning",
         DB_POOL_SIZE="4",  # three hosts share the test cluster's connections with other runs
         READ_POOL_SIZE="2",
+        KEEPALIVE_TIMEOUT_SECONDS="60",
     )
     logs = tmp_path_factory.mktemp("hosts")
     servers: list[Server] = []
@@ -127,10 +128,11 @@ def spread(cluster: Cluster, requests: Sequence[Request]) -> list[httpx.Response
 
 async def _spread(cluster: Cluster, requests: Sequence[Request]) -> list[httpx.Response]:
     gate = asyncio.Semaphore(IN_FLIGHT)
-    # While one host is slow the gate fills with its requests and the others' connections idle.
-    # The client drops an idle connection well before a host would close it (5 s), so it never
-    # sends a request down a connection the host is closing at that moment (a ReadError).
-    limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=1)
+    # Room for every request in flight on every host: a full pool makes room by closing an idle
+    # connection of another host, and httpcore 1.0 can close one it has just handed to a waiting
+    # request, under that request (encode/httpcore#1110: a ReadError here, ClientDisconnect in
+    # the host's log). Idle connections expire (5 s) well before the hosts close them (60 s).
+    limits = httpx.Limits(max_connections=IN_FLIGHT * HOSTS, keepalive_expiry=5)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def one(n: int, method: str, path: str, options: dict[str, Any]) -> httpx.Response:
