@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app import accounts, crud, importer, metrics, migrate, query, syndication, validation
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.heap import settled_heap
 from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
 from app.reviews import moment
 
@@ -236,7 +237,7 @@ def import_files(
     reports: list[tuple[Path, importer.Report]] = []
     unreadable = 0
     try:
-        with make_sessionmaker(engine)() as session, _import_progress() as progress:
+        with settled_heap(), make_sessionmaker(engine)() as session, _import_progress() as progress:
             publishers = _import_publishers(session, publisher)
             task = progress.add_task("importing", total=sum(p.stat().st_size for p in files))
             done = 0

@@ -1,9 +1,8 @@
 """The application factory: routers, middleware, error handlers and the lifespan that opens
 and closes the database handles."""
 
-import gc
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
@@ -25,34 +24,10 @@ from app.api.routes import (
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.facet_counts import Folding
+from app.heap import settled_heap
 from app.middleware import RequestMiddleware
 from app.stored_reads import open_reads
 from app.webhooks import Dispatcher
-
-# Young objects the collector lets pile up before a pass (CPython's default: 700). A request in
-# flight holds a few hundred; at 700, 32 concurrent requests set off a pass every few requests.
-YOUNG_THRESHOLD = 5000
-
-
-@contextmanager
-def settled_heap() -> Iterator[None]:
-    """While serving: the objects alive after start-up (modules, routes, models, pools: ~160,000)
-    are left out of garbage collection, and young passes are rarer.
-
-    They live as long as the process, yet every full pass scanned them all: ~100 ms of CPU each
-    on this machine, during which every request in flight waits, a few times a second under
-    load (the PostgreSQL p99 of 100 ms). Frozen (``gc.freeze``), a full pass takes ~1 ms.
-    No collection first: start-up leaves ~200 unreachable objects, not worth a 100 ms pass per
-    app started (tests start hundreds). Restored on shutdown, so that an app stopped in a
-    longer-lived process (tests) leaves nothing frozen behind."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
