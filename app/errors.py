@@ -26,9 +26,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 PROBLEM_JSON = "application/problem+json"
+CLIENT_CLOSED_REQUEST = 499
 logger = logging.getLogger("claimreview.errors")
 
 
@@ -195,6 +197,16 @@ def install(app: FastAPI) -> None:
         generic.status, generic.title = error.status_code, _reason(error.status_code)
         generic.code = generic.title.lower().replace(" ", "-")
         return problem_response(generic)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _hung_up(request: Request, _error: ClientDisconnect) -> Response:
+        """The client closed the connection before its body arrived: nobody is left to answer,
+        and it is not the service's fault, so no 500 and no traceback. 499 is nginx's "client
+        closed request": what the access log and the metrics count it as."""
+        logger.info(
+            "the client closed the connection during %s %s", request.method, request.url.path
+        )
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:

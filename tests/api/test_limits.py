@@ -18,11 +18,13 @@ import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.main import create_app
 from app.security_headers import API_POLICY, DOCS_POLICY
 from tests.conftest import (
+    ADMIN_TOKEN,
     BASE_URL,
     bearer,
     make_key,
@@ -309,6 +311,43 @@ def test_body_trickled_past_the_deadline_gets_408(settings: Settings) -> None:
     assert b"connection: close" in head.lower()
     assert b"urn:claimreview:problem:request-timeout" in body
     assert waited >= 1.0
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_server_error(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody is left to answer, and it is not the service's fault: counted as 499 (nginx's
+    "client closed request"), logged without a traceback, never a 500."""
+    with caplog.at_level(logging.INFO), serving(settings) as base:
+        before = _creates_counted(base)
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            connection.sendall(
+                b"POST /v1/claim-reviews HTTP/1.1\r\nHost: localhost\r\n"
+                b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b"{" * 10
+            )
+        after = eventually(lambda: _creates_counted(base) != before and _creates_counted(base))
+
+    assert {status: after[status] - before.get(status, 0) for status in after} == {"499": 1}
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == []
+    [gone] = [record for record in caplog.records if record.name == "claimreview.errors"]
+    assert "closed the connection" in gone.getMessage()
+    assert gone.exc_info is None
+
+
+def _creates_counted(base: str) -> dict[str, float]:
+    """claimreview_http_requests_total of POST /v1/claim-reviews, by status."""
+    scraped = httpx.get(base + "/metrics", timeout=10).text
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name == "claimreview_http_requests_total"
+        and sample.labels["route"] == "/v1/claim-reviews"
+        and sample.labels["method"] == "POST"
+    }
 
 
 def test_body_sent_in_time_is_read(settings: Settings) -> None:
