@@ -157,6 +157,10 @@ def test_import_ndjson_creates_published_reviews(client: TestClient, fce: dict[s
         "name": "Fact Check Example",
         "url": "https://factcheck.example/",
     }
+    # The tag rows went in with the reviews: the tag filter finds each by its own tags.
+    for tag, expected in (("vaccines", [first["id"]]), ("Health", [first["id"]])):
+        tagged = client.get("/v1/claim-reviews", params={"tag": tag}).json()["items"]
+        assert [item["id"] for item in tagged] == expected
 
 
 def test_import_json_ld_object_array_and_graph(client: TestClient, fce: dict[str, str]) -> None:
