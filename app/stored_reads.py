@@ -130,7 +130,7 @@ class SqliteReads:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._heavy, self._fetch_in_thread, sql, params)
         key = (sql, tuple(params))
-        if not _hashable(key):
+        if not self.cache.enabled or not _hashable(key):
             return self._connection.execute(sql, params).fetchall()
         # Read before the rows: a commit in between only makes the entry look older.
         if version is None:
