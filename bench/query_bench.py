@@ -21,11 +21,14 @@ Results: ``bench/out/query-results.json`` and a Markdown table on stdout.
 
 import argparse
 import json
+import os
 import platform
 import random
 import sqlite3
 import statistics
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
+    ADMIN_TOKEN,
     OUT,
     PG_URL,
     PORT,
@@ -169,12 +173,51 @@ def list_pages(slugs: Path) -> list[tuple[str, str, list[str] | None]]:
     ]
 
 
+class Writer(threading.Thread):
+    """Edits one review through the API ``per_second`` times a second, as a newsroom's CMS
+    would: each commit changes the database's version, so every page the service kept
+    (app/read_cache.py) must be read again. The list pages then measure the cache as a
+    service that is being written to sees it, not only a database that never changes."""
+
+    def __init__(self, base: str, per_second: float) -> None:
+        super().__init__(daemon=True)
+        self.interval = 1 / per_second
+        self.client = httpx.Client(
+            base_url=base, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        self.review = self.client.get("/v1/claim-reviews?limit=1").json()["items"][0]["id"]
+        self.stopped = threading.Event()
+        self.writes = 0
+
+    def run(self) -> None:
+        started = time.monotonic()
+        # On a schedule, not a pause after each write: a slow write does not lower the rate.
+        while not self.stopped.wait(
+            max(0, started + (self.writes + 1) * self.interval - time.monotonic())
+        ):
+            response = self.client.patch(
+                f"/v1/claim-reviews/{self.review}",
+                content=json.dumps({"headline": f"Benchmark edit {self.writes}"}),
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+            response.raise_for_status()
+            self.writes += 1
+
+    def stop(self) -> int:
+        """Stop writing; the number of writes made."""
+        self.stopped.set()
+        self.join()
+        self.client.close()
+        return self.writes
+
+
 def measure_list_pages(
-    name: str, url: str, body: Path, *, slices: int, seconds: float
+    name: str, url: str, body: Path, *, slices: int, seconds: float, writes_per_second: float
 ) -> dict[str, Any]:
     """List pages against the ceiling in alternating slices, both servers up (the ceiling on
     PORT + 1): on a busy machine the drift hits both sides alike, so the ratio holds where the
-    absolute figures do not. No quiet-machine wait; the 1-minute load is recorded."""
+    absolute figures do not. No quiet-machine wait; the 1-minute load is recorded. With
+    ``writes_per_second``, a ``Writer`` edits a review while the service's slices run."""
     slugs = OUT / "publisher-slugs.txt"
     slugs.write_text("\n".join(slug for slug, _ in publishers()) + "\n")
     results: dict[str, Any] = {}
@@ -186,10 +229,14 @@ def measure_list_pages(
             wrk(CEILING_PATH, duration=2, server=ceiling)
             wrk(path, duration=3, args=args, server=server)
             load1 = load_average()
-            ceiling_runs, service_runs = [], []
+            ceiling_runs, service_runs, writes = [], [], 0
             for _ in range(slices):
                 ceiling_runs.append(wrk(CEILING_PATH, duration=seconds, server=ceiling))
+                writer = Writer(server.base, writes_per_second) if writes_per_second else None
+                if writer:
+                    writer.start()
                 service_runs.append(wrk(path, duration=seconds, args=args, server=server))
+                writes += writer.stop() if writer else 0
             service_rps, ceiling_rps = combined_rps(service_runs), combined_rps(ceiling_runs)
             results[label] = {
                 "rps": service_rps,
@@ -201,6 +248,7 @@ def measure_list_pages(
                 "p99_ms": statistics.fmean(run["p99_ms"] for run in service_runs),
                 "server_cpu": statistics.fmean(run["server_cpu"] for run in service_runs),
                 "errors": sum(run["errors"] for run in service_runs),
+                "writes_per_second": round(writes / (slices * seconds), 2),
                 "load1_before": load1,
                 "load1_after": load_average(),
             }
@@ -215,17 +263,19 @@ def combined_rps(runs: list[dict[str, Any]]) -> float:
 def list_pages_table(results: dict[str, Any]) -> str:
     out = [
         f"Run {results['date']} on {results['machine']}; {results['slices']} alternating slices"
-        f" of {results['slice_seconds']} s per side.",
+        f" of {results['slice_seconds']} s per side; read cache"
+        f" {os.environ.get('CLAIMREVIEW_READ_CACHE_MB', '32 (default)')} MB.",
         "",
-        "| database | list page (JSON, limit 20) | req/s | ceiling req/s (same slices) | ratio"
-        " | target | p50 ms | p99 ms | server CPU | load1 | result |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| database | list page (JSON, limit 20) | writes/s | req/s | ceiling req/s (same slices)"
+        " | ratio | target | p50 ms | p99 ms | server CPU | load1 | result |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in ("sqlite", "postgres"):
         for label, row in results.get(name, {}).items():
             verdict = "pass" if row["ratio"] >= 0.5 and not row["errors"] else "**fail**"
             out.append(
-                f"| {name} | {label} | {row['rps']:,.0f} | {row['ceiling_rps']:,.0f}"
+                f"| {name} | {label} | {row.get('writes_per_second', 0):g} | {row['rps']:,.0f}"
+                f" | {row['ceiling_rps']:,.0f}"
                 f" | {row['ratio']:.2f}"
                 f" | ≥ 0.50 | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['server_cpu']:.2f}"
                 f" | {row['load1_before']} | {verdict} |"
@@ -359,6 +409,13 @@ def main() -> None:
     )
     parser.add_argument("--slices", type=int, default=5)
     parser.add_argument("--slice-seconds", type=float, default=3)
+    parser.add_argument(
+        "--writes-per-second",
+        type=float,
+        default=0,
+        help="with --list-pages: edit a review through the API this often while the service"
+        " serves pages (each write makes every kept page stale)",
+    )
     args = parser.parse_args()
 
     with sqlite3.connect(SQLITE_PATH) as connection:
@@ -373,7 +430,7 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()}, {__import__('os').cpu_count()} cores,"
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}",
     }
     if args.list_pages:
@@ -381,7 +438,12 @@ def main() -> None:
         for name, url in (("sqlite", SQLITE_URL), ("postgres", PG_URL)):
             if args.only in (None, name):
                 results[name] = measure_list_pages(
-                    name, url, body_file, slices=args.slices, seconds=args.slice_seconds
+                    name,
+                    url,
+                    body_file,
+                    slices=args.slices,
+                    seconds=args.slice_seconds,
+                    writes_per_second=args.writes_per_second,
                 )
         (OUT / "list-pages.json").write_text(json.dumps(results, indent=2))
         print(list_pages_table(results))
