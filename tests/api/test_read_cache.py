@@ -152,3 +152,25 @@ def test_a_kept_page_answers_only_callers_it_fits(
         request_ids += anonymous.headers.get_list("x-request-id")
 
     assert len(set(request_ids)) == len(request_ids) == 2  # each answer has its own
+
+
+def test_the_budget_holds_against_many_distinct_long_query_strings(settings: Settings) -> None:
+    """An anonymous caller chooses the key of a kept page (its query string): pages kept for
+    a flood of distinct 7 KB query strings must not outgrow the budget, however small their
+    bodies (an empty page is 32 bytes)."""
+    budget = 1 << 20
+    app = create_app(settings.model_copy(update={"read_cache_mb": 1}))
+    with TestClient(app, base_url=BASE_URL) as client:
+        for n in range(200):
+            # A repeated parameter counts once (the last), so a query string can be long.
+            padding = [("claimant", "x" * 490)] * 14
+            response = client.get("/v1/claim-reviews", params=[*padding, ("claimant", str(n))])
+            assert response.status_code == 200, response.text
+            assert response.json()["items"] == []
+        cache = app.state.reads.cache
+
+        # Each request kept a page and its rows; 200 keys of 7 KB exceed 1 MiB, so the oldest
+        # were evicted.
+        assert cache.misses == 400
+        assert 0 < cache.size <= budget
+        assert len(cache) < 400

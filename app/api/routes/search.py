@@ -28,6 +28,7 @@ from app.api.review_reads import (
 from app.errors import Unauthorized, Unprocessable
 from app.native import check_http_url, normalise_date, normalise_language
 from app.query import ReviewFilter, Sort
+from app.read_cache import text_size
 from app.reviews import article_url, moment
 from app.textfold import fold
 from app.verdicts import VOCABULARY
@@ -250,7 +251,8 @@ async def list_reviews(request: Request) -> Response:
         content_type(LD_JSON if as_jsonld else "application/json"),
     ]
     if kept:
-        reads.cache.put(page_key, version, (body, tuple(headers)), size=len(body))
+        kept_page = (body, tuple(headers))
+        reads.cache.put(page_key, version, kept_page, size=text_size(kept_page))
     return StoredBytes(body, 200, headers)
 
 
