@@ -5,13 +5,14 @@ Revises: 0004
 Create Date: 2026-11-28 12:00:00
 
 A review's row holds its document, its JSON-LD, its native JSON and its search text: about
-3.5 KB. PostgreSQL "TOASTs" a row past 2 KB: it compresses its largest values, then moves them
-into the TOAST table, largest first, until the row is under 2 KB again. So the two values every read
-serves, ``native`` and ``jsonld``, lived out of line. Reading a list page of twenty fetched
-forty values through the TOAST index (445 buffer reads against 24), and one review by id two.
-A page cost the backend 170 µs of CPU; with the bytes inline, it costs 90 µs. A
-``toast_tuple_target`` of 8160 bytes, the most a page allows, keeps rows up to that size whole
-and uncompressed. Only bigger rows are compressed or moved.
+3.5 KB. PostgreSQL "TOASTs" a row past 2 KB: it compresses its largest values, then moves
+them into the TOAST table, largest first, until the row is under 2 KB again. So the two values
+the reads serve, ``native`` and ``jsonld``, lived out of line: a list page fetched each of
+its twenty documents through the TOAST index (445 buffer reads against 24 for the page's
+keys alone), and a review read by id fetched both of its own. A page cost the backend 170 µs
+of CPU; with the bytes inline, it costs 90 µs. A ``toast_tuple_target`` of 8160 bytes, the
+most a page allows, keeps rows up to that size whole and uncompressed. Only bigger rows are
+compressed or moved.
 
 The setting applies to rows written after it. Rows already stored move inline when they are
 next written, or all at once with ``VACUUM FULL claim_review``. That rewrites the table and
