@@ -179,17 +179,17 @@ class Server:
 ADMIN_TOKEN = "bench-admin-token"
 
 
-def service(name: str, url: str, env: dict[str, str] | None = None) -> Server:
-    """The service on ``url``, as the benchmarks run it; ``env`` adds or overrides settings.
-    Benchmarks that write do so as admin (``ADMIN_TOKEN``)."""
-    settings = {
+def service(name: str, url: str) -> Server:
+    """The service on ``url``, as the benchmarks run it (settings not set here come from the
+    environment). Benchmarks that write do so as admin (``ADMIN_TOKEN``)."""
+    env = {
         "CLAIMREVIEW_DATABASE_URL": url,
         "CLAIMREVIEW_ACCESS_LOG": "false",
         "CLAIMREVIEW_DISPATCHER_ENABLED": "false",
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
         **UNTHROTTLED,
     }
-    return Server(name, APP, settings | (env or {}), "/healthz")
+    return Server(name, APP, env, "/healthz")
 
 
 def wrk(path: str, *, duration: float = 10, connections: int = 32, args: list[str] | None = None,

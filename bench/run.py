@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 import seed  # bench/seed.py (this script's directory is on sys.path): the fact-check generator
-from benchlib import UNTHROTTLED, Server  # one uvicorn process, started and stopped by pid
+from benchlib import ADMIN_TOKEN, UNTHROTTLED, Server  # uvicorn processes, started by pid
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -48,7 +48,6 @@ PG_DATABASE = "claimreview_bench"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
 SQLITE_PATH = OUT / "bench.db"
 SQLITE_URL = f"sqlite:///{SQLITE_PATH}"
-ADMIN_TOKEN = "bench-admin-token"
 PORT = 8765
 CEILING_PORT = 8766
 # Before each measured run: wait until other work uses fewer cores than this (see wait_for_quiet).
