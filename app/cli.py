@@ -221,6 +221,13 @@ def import_files(
         str | None,
         typer.Option(help="Publisher slug for every review; else each ClaimReview's author."),
     ] = None,
+    create_publishers: Annotated[
+        bool,
+        typer.Option(
+            help="Create a publisher for each author that matches none, on the registrable "
+            "domain of its review URLs (an aggregator's feed)."
+        ),
+    ] = False,
     processes: Annotated[
         int,
         typer.Option(min=1, help="Processes that check and render (default: one per CPU)."),
@@ -238,7 +245,7 @@ def import_files(
     unreadable = 0
     try:
         with settled_heap(), make_sessionmaker(engine)() as session, _import_progress() as progress:
-            publishers = _import_publishers(session, publisher)
+            publishers = _import_publishers(session, publisher, create=create_publishers)
             task = progress.add_task("importing", total=sum(p.stat().st_size for p in files))
             done = 0
             for path in files:
@@ -258,6 +265,8 @@ def import_files(
                     )
                 except (OSError, ValueError) as error:
                     session.rollback()
+                    # A publisher made for this file and rolled back must be made again.
+                    publishers = _import_publishers(session, publisher, create=create_publishers)
                     unreadable += 1
                     message = escape(f"{path}: {error}")
                     console.print(f"[red]error:[/] {message}", soft_wrap=True)
@@ -274,9 +283,11 @@ def import_files(
         raise typer.Exit(1)
 
 
-def _import_publishers(session: Session, slug: str | None) -> importer.Publishers:
+def _import_publishers(session: Session, slug: str | None, *, create: bool) -> importer.Publishers:
+    if create and slug is not None:
+        _fail("--create-publishers matches each review's author: not with --publisher")
     if slug is None:
-        return importer.Publishers(candidates=crud.list_publishers(session=session))
+        return importer.Publishers(candidates=crud.list_publishers(session=session), create=create)
     chosen = crud.get_publisher(session=session, slug=slug)
     if chosen is None:
         _fail(f"no publisher '{slug}'")
@@ -403,6 +414,9 @@ def _print_import(reports: list[tuple[Path, importer.Report]]) -> int:
     """Print each file's counts and its invalid items' findings; return how many were invalid."""
     totals = importer.Report()
     for path, report in reports:
+        for created in report.publishers_created:
+            on = ", ".join(created["domains"])
+            typer.echo(f"{path}: created publisher {created['slug']} ({created['name']}, {on})")
         for item in report.items:
             if item["status"] != "invalid":
                 continue

@@ -73,7 +73,16 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app import claimreview_reader, crud, extraction, jsonld, reviews, validation
+from app import (
+    claimreview_reader,
+    crud,
+    domains,
+    extraction,
+    jsonld,
+    new_publishers,
+    reviews,
+    validation,
+)
 from app.errors import Unprocessable, json_pointer
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
@@ -100,6 +109,9 @@ _MAX_DEPTH = 64
 _MAX_EXTERNAL_ID = 200
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _SCHEMA_PREFIXES = ("https://schema.org/", "http://schema.org/", "schema:")
+_MAX_DOMAINS = 20  # as many as a publisher may be given over the API
+_PUBLISHER_COLUMNS = tuple(column.key for column in Publisher.__table__.columns)
+_SLUG_ATTEMPTS = 3
 
 
 # Reading the input
@@ -265,8 +277,16 @@ class Publishers:
 
     With one publisher (a publisher's key, ``?publisher=``, ``--publisher``) every item is its.
     Otherwise the ClaimReview's ``author`` is matched: its ``url`` host on a publisher's domains
-    (or a subdomain; the longest domain wins), then its ``name`` (case-insensitively), then the
-    host of the ClaimReview's own ``url``; ``fallback`` (an admin key's own publisher) when none.
+    (or a subdomain within its registrable domain, ``app.domains``; the longest domain wins),
+    then its ``name`` (case-insensitively), then the host of the ClaimReview's own ``url``;
+    ``fallback`` (an admin key's own publisher) when none.
+
+    With ``create`` (an aggregator's import, admins only) an item that matches none gets a new
+    publisher instead (``new_publishers``), which the items after it match at once. It is
+    stored by ``store``, in the transaction of the first batch that writes one of its reviews:
+    a publisher none of whose reviews could be stored is never created. A later review of it
+    on another registrable domain adds that domain to it. Only the writing process decides
+    this: worker processes are told each item's publisher (``_prepared_in_workers``).
     """
 
     def __init__(
@@ -275,20 +295,75 @@ class Publishers:
         only: Publisher | None = None,
         candidates: Sequence[Publisher] = (),
         fallback: Publisher | None = None,
+        create: bool = False,
     ) -> None:
         self.only = only
         self.fallback = fallback
+        self.create = create
         self.by_id = {row.id: row for row in (only, fallback, *candidates) if row is not None}
         self._by_domain: dict[str, Publisher] = {}
         self._by_name: dict[str, Publisher] = {}
+        self._made: set[Publisher] = set()  # by this import (stored or not yet)
+        self.renamed: set[Publisher] = set()  # made, and stored under another slug
+        self._slugs = {row.slug for row in self.by_id.values()}
         for publisher in candidates:
-            for domain in publisher.domains:
-                self._by_domain.setdefault(domain.strip().lower().removesuffix("."), publisher)
-            self._by_name.setdefault(publisher.name.strip().casefold(), publisher)
+            self._index(publisher)
 
     def choose(self, node: dict[str, Any]) -> Publisher | None:
         if self.only is not None:
             return self.only
+        found = self._match(node)
+        if not self.create:
+            return found or self.fallback
+        if found is None:
+            found = new_publishers.for_review(node, taken=self._slugs)
+            if found is not None:
+                self._made.add(found)
+                self._slugs.add(found.slug)
+                self._index(found)
+        elif found in self._made:
+            self._widen(found, node)
+        return found
+
+    def made(self, publisher: Publisher) -> bool:
+        """Whether this import made the publisher (stored yet or not)."""
+        return publisher in self._made
+
+    def store(self, session: Session, publisher: Publisher) -> bool:
+        """Insert a publisher this import made, unless stored already; True when inserted."""
+        if publisher.id is not None or publisher not in self._made:
+            return False
+        for attempt in itertools.count():
+            try:
+                with session.begin_nested():
+                    session.add(publisher)
+                return True
+            except IntegrityError:
+                # Another writer took the slug since this import read the publishers.
+                if attempt == _SLUG_ATTEMPTS - 1:
+                    raise
+                self._slugs.update(session.scalars(select(Publisher.slug)))
+                domain = publisher.domains[0]
+                publisher.slug = new_publishers.slug_for(publisher.name, domain, self._slugs)
+                self._slugs.add(publisher.slug)
+                self.renamed.add(publisher)
+        raise AssertionError("unreachable")
+
+    def _index(self, publisher: Publisher) -> None:
+        for domain in publisher.domains:
+            self._by_domain.setdefault(domains.clean(domain), publisher)
+        self._by_name.setdefault(publisher.name.strip().casefold(), publisher)
+
+    def _widen(self, publisher: Publisher, node: dict[str, Any]) -> None:
+        domain = new_publishers.review_domain(node)
+        if domain is None or domain in publisher.domains:
+            return
+        if len(publisher.domains) < _MAX_DOMAINS:
+            # A new list, so that the ORM sees the change of a stored one.
+            publisher.domains = [*publisher.domains, domain]
+            self._by_domain.setdefault(domain, publisher)
+
+    def _match(self, node: dict[str, Any]) -> Publisher | None:
         authors = _many(node.get("author"))
         for author in authors:
             if isinstance(author, dict):
@@ -305,18 +380,19 @@ class Publishers:
             found = self._on_domain(url)
             if found is not None:
                 return found
-        return self.fallback
+        return None
 
     def _on_domain(self, url: Any) -> Publisher | None:
         if not isinstance(url, str) or not self._by_domain:
             return None
         try:
-            host = (urlsplit(url.strip()).hostname or "").removesuffix(".")
+            host = domains.clean(urlsplit(url.strip()).hostname or "")
         except ValueError:
             return None
-        labels = host.split(".") if host else []
-        for start in range(len(labels)):
-            found = self._by_domain.get(".".join(labels[start:]))
+        if not host:
+            return None
+        for owner in domains.owners(host):
+            found = self._by_domain.get(owner)
             if found is not None:
                 return found
         return None
@@ -338,6 +414,7 @@ class Report:
     unchanged: int = 0
     invalid: int = 0
     items: list[dict[str, Any]] = field(default_factory=list)
+    publishers_created: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
         self, index: int, status: Status, review_id: str | None, findings: Sequence[Finding]
@@ -359,6 +436,7 @@ class Report:
             "unchanged": self.unchanged,
             "invalid": self.invalid,
             "items": self.items,
+            "publishers_created": self.publishers_created,
         }
 
 
@@ -424,6 +502,8 @@ def upsert(
             for batch in batches
         )
     for prepared in prepared_batches:
+        if publishers.create:
+            _store_new_publishers(session, publishers, prepared, report)
         _write(
             session=session,
             prepared=prepared,
@@ -449,6 +529,36 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
+def _store_new_publishers(
+    session: Session, publishers: Publishers, prepared: list[_Prepared], report: Report
+) -> None:
+    """The publishers this import made for the batch's valid items, inserted in the batch's
+    transaction. A worker rendered their reviews before they had an id (given now), and
+    with the slug they had then: one that had to be renamed has its reviews rendered again."""
+    used = dict.fromkeys(entry.publisher for entry in prepared if entry.key is not None)
+    for publisher in used:
+        assert publisher is not None
+        if publishers.store(session, publisher):
+            report.publishers_created.append(
+                {
+                    "slug": publisher.slug,
+                    "name": publisher.name,
+                    "url": publisher.url,
+                    "domains": publisher.domains,
+                }
+            )
+    for entry in prepared:
+        if entry.rows is None or entry.rows.review["publisher_id"] is not None:
+            continue
+        assert entry.publisher is not None
+        if entry.publisher in publishers.renamed:
+            entry.rows = entry.refused = None
+        else:
+            entry.rows.review["publisher_id"] = entry.publisher.id
+            if entry.rows.event is not None:
+                entry.rows.event["publisher_id"] = entry.publisher.id
+
+
 # Checking and rendering in worker processes (forked: they inherit the publishers)
 #
 # What travels back is kept small, as unpickling it is this process's share of the work: per
@@ -457,6 +567,9 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 _IN_FLIGHT = 2  # batches queued beyond one per worker: bounded memory, workers never idle
 _worker: tuple[Publishers, str, str] | None = None
+# An item's publisher as this process tells a worker: the id of one the worker was forked
+# with, the columns of one this import made (which the worker has never seen), or None.
+_Told = int | dict[str, Any] | None
 _FindingRow = tuple[Literal["error", "warning"], str, str, str, str]
 _Packed = tuple[
     list[_FindingRow],
@@ -478,17 +591,46 @@ def _prepared_in_workers(
 ) -> Iterator[list[_Prepared]]:
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, _start_worker, (publishers, actor, base_url)) as pool:
-        pending: collections.deque[tuple[list[Item], AsyncResult[list[_Packed]]]]
+        pending: collections.deque[
+            tuple[list[Item], list[Publisher | None] | None, AsyncResult[list[_Packed]]]
+        ]
         pending = collections.deque()
         for batch in itertools.chain(batches, [None]):
             if batch is not None:
-                pending.append((batch, pool.apply_async(_prepare_in_worker, (batch,))))
+                # Publishers being created are decided here, the one process that makes them.
+                chosen = _chosen(batch, publishers) if publishers.create else None
+                told = None if chosen is None else _told(chosen, publishers)
+                result = pool.apply_async(_prepare_in_worker, (batch, told))
+                pending.append((batch, chosen, result))
             while pending and (batch is None or len(pending) > processes + _IN_FLIGHT):
-                items, result = pending.popleft()
+                items, chosen, result = pending.popleft()
+                packed_items = result.get()
+                owners = (
+                    chosen
+                    if chosen is not None
+                    else [_owner(packed, publishers) for packed in packed_items]
+                )
                 yield [
-                    _unpacked(item, packed, publishers)
-                    for item, packed in zip(items, result.get(), strict=True)
+                    _unpacked(item, packed, owner)
+                    for item, packed, owner in zip(items, packed_items, owners, strict=True)
                 ]
+
+
+def _chosen(batch: list[Item], publishers: Publishers) -> list[Publisher | None]:
+    return [publishers.choose(item.node) if item.node is not None else None for item in batch]
+
+
+def _told(chosen: list[Publisher | None], publishers: Publishers) -> list[_Told]:
+    columns: dict[Publisher, dict[str, Any]] = {}  # one per publisher: pickled once per batch
+    told: list[_Told] = []
+    for publisher in chosen:
+        if publisher is None or not publishers.made(publisher):
+            told.append(None if publisher is None else publisher.id)
+            continue
+        if publisher not in columns:
+            columns[publisher] = {key: getattr(publisher, key) for key in _PUBLISHER_COLUMNS}
+        told.append(columns[publisher])
+    return told
 
 
 def _start_worker(publishers: Publishers, actor: str, base_url: str) -> None:
@@ -501,13 +643,29 @@ def _start_worker(publishers: Publishers, actor: str, base_url: str) -> None:
     _worker = (publishers, actor, base_url)
 
 
-def _prepare_in_worker(batch: list[Item]) -> list[_Packed]:
+def _prepare_in_worker(batch: list[Item], told: list[_Told] | None) -> list[_Packed]:
     assert _worker is not None
     publishers, actor, base_url = _worker
+    deciders = [publishers] * len(batch) if told is None else _deciders(told, publishers)
     return [
-        _packed(_prepare(item, publishers=publishers, base_url=base_url), actor, base_url)
-        for item in batch
+        _packed(_prepare(item, publishers=decider, base_url=base_url), actor, base_url)
+        for item, decider in zip(batch, deciders, strict=True)
     ]
+
+
+def _deciders(told: list[_Told], publishers: Publishers) -> list[Publishers]:
+    """Each item's publisher as told, as an import for that one publisher (or none)."""
+    by_key: dict[int | str | None, Publishers] = {}
+    found = []
+    for ref in told:
+        key = ref["slug"] if isinstance(ref, dict) else ref
+        if key not in by_key:
+            if isinstance(ref, dict):
+                by_key[key] = Publishers(only=Publisher(**ref))
+            else:
+                by_key[key] = Publishers(only=None if ref is None else publishers.by_id[ref])
+        found.append(by_key[key])
+    return found
 
 
 def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
@@ -528,10 +686,15 @@ def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
     return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
 
 
-def _unpacked(item: Item, packed: _Packed, publishers: Publishers) -> _Prepared:
-    findings, publisher_id, key, review_id, document, rows, refused = packed
-    # Publishers travel as ids: this process's own rows are the ones to write with.
-    publisher = publishers.by_id.get(publisher_id) if publisher_id is not None else None
+def _owner(packed: _Packed, publishers: Publishers) -> Publisher | None:
+    """The publisher a worker chose: they travel as ids, and this process's own rows are the
+    ones to write with."""
+    publisher_id = packed[1]
+    return publishers.by_id.get(publisher_id) if publisher_id is not None else None
+
+
+def _unpacked(item: Item, packed: _Packed, publisher: Publisher | None) -> _Prepared:
+    findings, _publisher_id, key, review_id, document, rows, refused = packed
     return _Prepared(
         item,
         [Finding(*row) for row in findings],

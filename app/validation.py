@@ -47,6 +47,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from app.domains import clean, on_domains
+
 PROFILES = ("schemaorg", "google")
 
 _VOCABULARY_FILE = Path(__file__).resolve().parent / "schemas" / "schemaorg-vocabulary.json"
@@ -229,13 +231,15 @@ def has_errors(findings: Iterable[Finding]) -> bool:
 
 
 def url_on_domains(url: str, domains: Sequence[str]) -> bool:
-    """Whether ``url`` is an http(s) URL whose host is one of ``domains`` or a subdomain of one.
+    """Whether ``url`` is an http(s) URL whose host is one of ``domains`` or a subdomain of one
+    (within its registrable domain: ``app.domains``).
 
     Hosts compare case-insensitively and without a trailing dot; "evilpolygraph.info" is not on
-    "polygraph.info". URLs a browser could read differently (backslashes, whitespace) never match.
+    "polygraph.info", nor is any site on "co.uk". URLs a browser could read differently
+    (backslashes, whitespace) never match.
     """
     host = _http_host(url) if isinstance(url, str) else None
-    return host is not None and _host_on(host, _domains(domains))
+    return host is not None and on_domains(host, _domains(domains))
 
 
 class _Walker:
@@ -676,7 +680,7 @@ class _Walker:
                     "invalid-url",
                     "url must be an absolute http:// or https:// address of the article.",
                 )
-            elif self.domains is not None and not _host_on(host, self.domains):
+            elif self.domains is not None and not on_domains(host, self.domains):
                 self.google(
                     "error",
                     url_path,
@@ -872,12 +876,8 @@ def _http_host(url: str) -> str | None:
 
 def _domains(domains: Sequence[str]) -> tuple[str, ...]:
     items = (domains,) if isinstance(domains, str) else domains
-    cleaned = (item.strip().lower().removesuffix(".") for item in items if isinstance(item, str))
+    cleaned = (clean(item) for item in items if isinstance(item, str))
     return tuple(item for item in cleaned if item)
-
-
-def _host_on(host: str, domains: Sequence[str]) -> bool:
-    return any(host == domain or host.endswith("." + domain) for domain in domains)
 
 
 @lru_cache(maxsize=4096)

@@ -68,12 +68,22 @@ class ImportedItem(BaseModel):
     findings: list[Finding]
 
 
+class CreatedPublisher(BaseModel):
+    slug: str
+    name: str
+    url: str
+    domains: list[str]
+
+
 class ImportReport(BaseModel):
     created: int
     updated: int
     unchanged: int
     invalid: int
     items: list[ImportedItem]
+    publishers_created: list[CreatedPublisher] = Field(
+        description="Publishers this import created (?create_publishers=true), in order."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +168,20 @@ def import_markup(
             "each ClaimReview's author to a publisher.",
         ),
     ] = None,
+    create_publishers: Annotated[
+        bool,
+        Query(
+            description="Admins: create a publisher for each ClaimReview author that matches "
+            "none, on the registrable domain of its review URLs (an aggregator's feed).",
+        ),
+    ] = False,
 ) -> Response:
     """Create or update reviews from ClaimReview markup (idempotent; batches commit one by one)."""
-    publishers = _publishers(session, principal, publisher)
+    publishers = (
+        _creating_publishers(session, principal, publisher)
+        if create_publishers
+        else _publishers(session, principal, publisher)
+    )
     # Parsed batch by batch as the import goes (the first item read here to refuse an input
     # without any), so a large NDJSON body is never held as Python objects all at once.
     items = importer.claim_reviews(importer.sources(body.raw, body.kind))
@@ -196,6 +217,23 @@ def _worker_processes() -> Iterator[int]:
         yield os.cpu_count() or 1
     finally:
         _WORKERS.release()
+
+
+def _creating_publishers(
+    session: Session, principal: Principal, slug: str | None
+) -> importer.Publishers:
+    """Every publisher, to match authors against; an author matching none makes a new one."""
+    if not principal.is_admin:
+        raise Forbidden(
+            "Only an admin can create publishers.",
+            errors=[{"path": "create_publishers", "message": "needs the admin scope"}],
+        )
+    if slug is not None:
+        raise Unprocessable(
+            "create_publishers matches each review's author: it cannot be combined with publisher.",
+            errors=[{"path": "create_publishers", "message": "not with publisher"}],
+        )
+    return importer.Publishers(candidates=crud.list_publishers(session=session), create=True)
 
 
 def _publishers(session: Session, principal: Principal, slug: str | None) -> importer.Publishers:
