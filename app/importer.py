@@ -314,7 +314,7 @@ class Publishers:
             return self.only
         found = self._match(node)
         if not self.create:
-            return found or self.fallback
+            return found if found is not None else self.fallback
         if found is None:
             found = new_publishers.for_review(node, taken=self._slugs)
             if found is not None:
