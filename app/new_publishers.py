@@ -87,11 +87,18 @@ def _organisation(raw: Any) -> dict[str, Any]:
     for author in raw if isinstance(raw, list) else [raw]:
         if isinstance(author, str):
             return {"name": author}
-        if isinstance(author, dict):
-            types = author.get("@type")
-            if "Person" not in (types if isinstance(types, list) else [types]):
-                return author
+        if isinstance(author, dict) and not _is_person(author.get("@type")):
+            return author
     return {}
+
+
+def _is_person(types: Any) -> bool:
+    """``Person`` however the markup spells it: ``person``, ``schema:Person``, an IRI."""
+    names = types if isinstance(types, list) else [types]
+    return any(
+        isinstance(name, str) and re.split(r"[/:#]", name)[-1].casefold() == "person"
+        for name in names
+    )
 
 
 def _text(raw: Any) -> str:

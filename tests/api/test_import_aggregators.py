@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app import importer, reviews
+from app import importer, new_publishers, reviews
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
@@ -416,3 +416,22 @@ def test_import_numbers_a_slug_another_writer_took_meanwhile(
     afp = stored(client, ADMIN, publisher="afp-fact-check-2")
     assert [item["publisher"] for item in afp] == ["afp-fact-check-2"] * 2
     assert stored(client, ADMIN, publisher="afp-fact-check") == []
+
+
+@pytest.mark.parametrize(
+    ("author", "name"),
+    [
+        ({"@type": "Person", "name": "Jane Doe"}, "factly.in"),
+        ({"@type": "schema:person", "name": "Jane Doe"}, "factly.in"),
+        ({"@type": ["Thing", "http://schema.org/Person"], "name": "Jane Doe"}, "factly.in"),
+        ([{"@type": "Person", "name": "Jane"}, {"name": "Factly"}], "Factly"),
+        ("Factly &amp; Co", "Factly & Co"),
+        ({"@type": "NewsMediaOrganization", "name": ["  Factly\n Media "]}, "Factly Media"),
+    ],
+)
+def test_a_new_publisher_is_named_after_the_organisation_not_a_journalist(
+    author: Any, name: str
+) -> None:
+    made = new_publishers.for_review({"url": "https://factly.in/x", "author": author}, taken=set())
+    assert made is not None
+    assert (made.name, made.domains) == (name, ["factly.in"])
