@@ -26,7 +26,7 @@ from app import accounts, crud, importer, metrics, migrate, query, syndication, 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.heap import settled_heap
-from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
+from app.native import KeyIn, PublisherIn, check_http_url, normalise_date, normalise_language
 from app.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
@@ -209,6 +209,25 @@ def _session() -> Iterator[Session]:
 # Import and validation
 
 
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_http_url(value.strip())
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        callback=_http_url,
+        help="Where the markup was published: relative URLs in it resolve against this "
+        "(for HTML it wins over the page's <base href> and canonical link).",
+    ),
+]
+
+
 @app.command("import")
 def import_files(
     paths: Annotated[
@@ -225,6 +244,7 @@ def import_files(
         int,
         typer.Option(min=1, help="Processes that check and render (default: one per CPU)."),
     ] = os.cpu_count() or 1,
+    base_url: BaseUrl = None,
 ) -> None:
     """Import ClaimReview markup (NDJSON, JSON-LD, DataFeeds, HTML pages) as published reviews.
 
@@ -243,7 +263,7 @@ def import_files(
             done = 0
             for path in files:
                 progress.update(task, description=f"importing {path.name}", completed=done)
-                reading = _Reading(path)
+                reading = _Reading(path, page_url=base_url)
                 report = importer.Report()
                 try:
                     importer.upsert(
@@ -292,6 +312,7 @@ def validate_files(
     profile: Annotated[
         str | None, typer.Option(help="google or schemaorg; both when omitted.")
     ] = None,
+    base_url: BaseUrl = None,
 ) -> None:
     """Check ClaimReview markup in files and print the findings.
 
@@ -304,7 +325,9 @@ def validate_files(
     for path in _input_files(paths):
         try:
             payload = path.read_bytes()
-            findings = importer.check(payload, kind=_file_kind(path, payload), profiles=profiles)
+            findings = importer.check(
+                payload, kind=_file_kind(path, payload), profiles=profiles, page_url=base_url
+            )
         except (OSError, ValueError) as error:
             unreadable = True
             typer.echo(f"{path}: unreadable: {error}")
@@ -350,8 +373,9 @@ def _file_kind(path: Path, head: bytes) -> importer.Kind:
 class _Reading:
     """A file's JSON-LD documents, read lazily (NDJSON line by line) and counting the bytes read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, page_url: str | None) -> None:
         self.path = path
+        self.page_url = page_url
         self.consumed = 0
 
     def sources(self) -> Iterator[importer.Source]:
@@ -364,7 +388,7 @@ class _Reading:
             else:
                 payload = file.read()
                 self.consumed = len(payload)
-                yield from importer.sources(payload, kind)
+                yield from importer.sources(payload, kind, page_url=self.page_url)
 
     def reporter(self, progress: Progress, task: TaskID, *, start: int) -> Callable[[int], None]:
         """Moves the bar to the bytes read so far after each batch."""

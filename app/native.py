@@ -153,6 +153,13 @@ LanguageTag = Annotated[
     AfterValidator(normalise_language),
     WithJsonSchema({"type": "string", "pattern": _LANGUAGE_TAG.pattern, "description": "BCP 47"}),
 ]
+LanguageSource = Annotated[
+    Literal["detected"],
+    Field(
+        description='"detected": no language was given and this one was detected from the '
+        "claim's text; a write that sets language replaces it."
+    ),
+]
 Number = Annotated[float | int, PlainValidator(check_number), WithJsonSchema({"type": "number"})]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 
@@ -220,6 +227,7 @@ class ReviewIn(_Strict):
     headline: Text | None = None
     claim_reviewed: Text | None = None
     language: LanguageTag | None = None
+    language_source: LanguageSource | None = None
     date_published: IsoDate | None = None
     rating: Rating | None = None
     claim: Claim | None = None
@@ -249,6 +257,7 @@ class ReviewPublic(BaseModel):
     headline: str | None = None
     claim_reviewed: str | None = None
     language: str | None = None
+    language_source: LanguageSource | None = None
     date_published: str | None = None
     rating: Rating | None = None
     verdict: str

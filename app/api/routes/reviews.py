@@ -1,6 +1,8 @@
 """Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -9,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app import claimreview_reader, crud, idempotency, reviews, validation
+from app import crud, idempotency, importer, reviews
 from app.api import openapi
 from app.api.deps import (
     Body,
@@ -36,6 +38,7 @@ from app.models import ClaimReview, Publisher, ReviewRevision
 from app.native import CorrectionIn, ReviewIn, format_timestamp
 from app.reviews import utc
 from app.security import Principal
+from app.validation import Finding
 
 router = APIRouter(prefix="/v1/claim-reviews", tags=["claim reviews"])
 
@@ -44,31 +47,60 @@ IfMatch = Annotated[str | None, Header(description="ETag of the version you edit
 IdempotencyKey = Annotated[str | None, Header(max_length=255)]
 
 
-def parse_review(body: Body, *, overrides: dict[str, Any] | None = None) -> ReviewIn:
-    """Native JSON, or a ClaimReview in JSON-LD mapped onto the native shape."""
-    data = body.data
-    if body.media_type == LD_JSON:
-        data = _native_from_jsonld(data)
-    if isinstance(data, dict) and overrides:
-        data = {**data, **overrides}
-    return validated(ReviewIn, data)
+@dataclass(slots=True)
+class Parsed:
+    """A write's review, and the repairs made to it when it came as JSON-LD markup."""
+
+    incoming: ReviewIn
+    repairs: list[Finding] = field(default_factory=list)
 
 
-def _native_from_jsonld(data: Any) -> dict[str, Any]:
-    node_type = data.get("@type") if isinstance(data, dict) else None
-    if node_type not in ("ClaimReview", ["ClaimReview"]):
+def parse_review(
+    body: Body,
+    *,
+    session: Session,
+    principal: Principal,
+    overrides: dict[str, Any] | None = None,
+) -> Parsed:
+    """Native JSON (read strictly), or a ClaimReview in JSON-LD (repaired, then mapped onto
+    the native shape: markup from outside is read leniently, like an import)."""
+    if body.media_type != LD_JSON:
+        data = body.data
+        if isinstance(data, dict) and overrides:
+            data = {**data, **overrides}
+        return Parsed(validated(ReviewIn, data))
+    incoming, repairs = _from_markup(body.data, language=_own_language(session, principal))
+    if overrides:
+        incoming = validated(ReviewIn, {**incoming.model_dump(), **overrides})
+    return Parsed(incoming, repairs)
+
+
+def _from_markup(data: Any, *, language: str | None) -> tuple[ReviewIn, list[Finding]]:
+    """The one ClaimReview of a JSON-LD body (a node, or a graph that holds one), as an import
+    would read it."""
+    items = list(importer.claim_reviews([importer.Source("", data)]))
+    if len(items) != 1:
         raise Unprocessable(
-            "Send one ClaimReview object as application/ld+json.",
-            errors=[{"path": "/@type", "message": "must be ClaimReview"}],
+            "Send one ClaimReview as application/ld+json (a node, or a @graph holding one).",
+            errors=[{"path": "/@type", "message": f"{len(items)} ClaimReview nodes found"}],
         )
-    found = validation.validate(data, profiles=("schemaorg",))
-    errors = [item for item in found if item.severity == "error"]
-    if errors:
+    assessed = importer.assess(items[0], language=language)
+    if assessed.incoming is None:
+        errors = [finding for finding in assessed.findings if finding.severity == "error"]
         raise Unprocessable(
-            "The JSON-LD is not valid schema.org.",
-            errors=[{"path": item.path, "message": item.message} for item in errors],
+            "The ClaimReview cannot be read: it lacks what a review cannot do without.",
+            errors=[{"path": finding.path, "message": finding.message} for finding in errors],
+            findings=[dataclasses.asdict(finding) for finding in assessed.findings],
         )
-    return claimreview_reader.to_native(data)
+    return assessed.incoming, assessed.findings
+
+
+def _own_language(session: Session, principal: Principal) -> str | None:
+    """The language of the caller's publisher: what markup that names none is written in."""
+    if principal.publisher_id is None:
+        return None
+    publisher = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
+    return publisher.language if publisher is not None else None
 
 
 def target_publisher(*, session: Session, principal: Principal, incoming: ReviewIn) -> Publisher:
@@ -96,7 +128,12 @@ def target_publisher(*, session: Session, principal: Principal, incoming: Review
 
 
 def review_response(
-    review: ClaimReview, *, publisher_slug: str, status_code: int = 200, request: Request
+    review: ClaimReview,
+    *,
+    publisher_slug: str,
+    status_code: int = 200,
+    request: Request,
+    repairs: Sequence[Finding] = (),
 ) -> Response:
     headers = {
         "ETag": etag(review.id, review.version, NATIVE),
@@ -106,6 +143,10 @@ def review_response(
     if status_code == 201:
         headers["Location"] = str(request.url_for("get_review", review_id=review.id))
     body = review.native
+    if repairs:  # what the normaliser did to markup: this answer's, not the stored review's
+        body = orjson.dumps(
+            orjson.loads(body) | {"repairs": [dataclasses.asdict(item) for item in repairs]}
+        )
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
@@ -160,7 +201,8 @@ def create_review(
 
     if (earlier := replayed()) is not None:
         return earlier
-    incoming = parse_review(body)
+    parsed = parse_review(body, session=session, principal=principal)
+    incoming = parsed.incoming
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
 
     def taken() -> Response:
@@ -183,7 +225,11 @@ def create_review(
             base_url=settings.public_base_url,
         )
         response = review_response(
-            review, publisher_slug=publisher.slug, status_code=201, request=request
+            review,
+            publisher_slug=publisher.slug,
+            status_code=201,
+            request=request,
+            repairs=parsed.repairs,
         )
         if idempotency_key is not None:
             idempotency.remember(
@@ -217,7 +263,10 @@ def upsert_review(
     if_match: IfMatch = None,
 ) -> Response:
     """Create or replace the review with this CMS id (201 when created, 200 when replaced)."""
-    incoming = parse_review(body, overrides={"external_id": external_id})
+    parsed = parse_review(
+        body, session=session, principal=principal, overrides={"external_id": external_id}
+    )
+    incoming = parsed.incoming
     # Find the review by the id as stored (validated: surrounding whitespace stripped).
     external_id = incoming.external_id or external_id
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
@@ -237,7 +286,11 @@ def upsert_review(
                     base_url=settings.public_base_url,
                 )
             return review_response(
-                review, publisher_slug=publisher.slug, status_code=201, request=request
+                review,
+                publisher_slug=publisher.slug,
+                status_code=201,
+                request=request,
+                repairs=parsed.repairs,
             )
         except IntegrityError:
             # Created concurrently by another request: fall through and replace it.
@@ -255,7 +308,9 @@ def upsert_review(
         actor=principal.actor,
         base_url=settings.public_base_url,
     )
-    return review_response(review, publisher_slug=publisher.slug, request=request)
+    return review_response(
+        review, publisher_slug=publisher.slug, request=request, repairs=parsed.repairs
+    )
 
 
 async def get_review_jsonld(review_id: str, request: Request) -> Response:
@@ -299,7 +354,7 @@ def _change(
     principal: Principal,
     settings: Settings,
     if_match: str | None,
-    revise: Callable[[ClaimReview], ReviewIn],
+    revise: Callable[[ClaimReview], ReviewIn | Parsed],
     kind: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -308,7 +363,9 @@ def _change(
     _check_if_match(if_match, review)
     publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
     assert publisher is not None
-    incoming = revise(review)
+    revised = revise(review)
+    parsed = revised if isinstance(revised, Parsed) else Parsed(revised)
+    incoming = parsed.incoming
     if incoming.publisher not in (None, publisher.slug):
         raise Unprocessable(
             "A review cannot move to another publisher.",
@@ -328,7 +385,11 @@ def _change(
         kind=kind,
     )
     return review_response(
-        review, publisher_slug=publisher.slug, status_code=status_code, request=request
+        review,
+        publisher_slug=publisher.slug,
+        status_code=status_code,
+        request=request,
+        repairs=parsed.repairs,
     )
 
 
@@ -363,7 +424,7 @@ def replace_review(
         principal=principal,
         settings=settings,
         if_match=if_match,
-        revise=lambda _review: parse_review(body),
+        revise=lambda _review: parse_review(body, session=session, principal=principal),
     )
 
 
@@ -391,6 +452,8 @@ def patch_review(
 
     def revise(review: ClaimReview) -> ReviewIn:
         current = {**review.document, "status": review.status}
+        if "language" in body.data and "language_source" not in body.data:
+            current.pop("language_source", None)  # a language set by hand is not detected
         return validated(ReviewIn, merge_patch(current, body.data))
 
     return _change(
