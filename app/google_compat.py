@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from app import normalise
 from app.errors import BadRequest
 from app.native import check_http_url, prune
 from app.reviews import article_url
@@ -53,7 +54,16 @@ _PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Native fields with no counterpart in Google's markup: an update through Google's shape keeps them.
-_KEPT_FIELDS = ("external_id", "headline", "language", "authors", "image", "tags", "corrections")
+_KEPT_FIELDS = (
+    "external_id",
+    "headline",
+    "language",
+    "language_source",
+    "authors",
+    "image",
+    "tags",
+    "corrections",
+)
 
 
 # Google's shapes (request bodies and, for the OpenAPI document, responses)
@@ -290,12 +300,11 @@ def to_document(
     """The native input (``ReviewIn``) for one markup, published.
 
     ``previous`` is the stored document of the review this markup replaces: what Google's
-    shape cannot carry is kept from it. ``language`` is used for a new review only.
+    shape cannot carry is kept from it. A new review is in the publisher's ``language``, else
+    in the language detected from its claim (Google's markup names none).
     """
     before = previous or {}
     document: dict[str, Any] = {key: before[key] for key in _KEPT_FIELDS if key in before}
-    if previous is None and language:
-        document["language"] = language
     document.update(
         status="published",
         url=url,
@@ -304,6 +313,8 @@ def to_document(
         rating=_rating(markup.rating, before.get("rating") or {}),
         claim=_claim(markup, before.get("claim") or {}),
     )
+    if previous is None:
+        normalise.fill_language(document, pointer="", publisher=language)
     return prune(document)
 
 
