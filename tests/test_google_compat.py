@@ -629,6 +629,7 @@ def test_search_filters_like_google(claims: Any, pages: Any, client: TestClient,
                     "url": "https://www.polygraph.info/a/bridge-4.html",
                     "reviewDate": "2024-03-05T00:00:00Z",
                     "textualRating": "False",
+                    "languageCode": "en",
                 }
             ],
         }
