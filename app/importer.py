@@ -251,7 +251,8 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
                 if wanted:
                     if identified is None:
                         identified = _identified(group)
-                    references = _referred(wanted, identified)
+                    page_url = source.page.url if source.page else None
+                    references = _referred(wanted, identified, page_url)
                 if "@context" in node or context is None:
                     yield Item(index, pointer, node, references=references, page=source.page)
                 else:
@@ -309,17 +310,23 @@ def _nodes(value: Any, path: Location, depth: int) -> Iterator[tuple[Location, d
 
 
 def _referred(
-    wanted: set[str], identified: dict[str, tuple[str, Any]]
+    wanted: set[str], identified: dict[str, tuple[str, Any]], page_url: str | None
 ) -> dict[str, tuple[str, Any]] | None:
-    """The nodes ``wanted`` names, and the nodes those refer to in turn."""
+    """The nodes ``wanted`` names (as written, or resolved against the page), and the nodes
+    those refer to in turn: by the @id as the references write it."""
     found: dict[str, tuple[str, Any]] = {}
     todo = list(wanted)
     while todo and len(found) < _MAX_REFERENCES:
         reference = todo.pop()
-        if reference in found or reference not in identified:
+        if reference in found:
             continue
-        found[reference] = identified[reference]
-        todo.extend(normalise.reference_ids(identified[reference][1]) - found.keys())
+        entry = identified.get(reference)
+        if entry is None and page_url:
+            entry = identified.get(urljoin(page_url, reference))
+        if entry is None:
+            continue
+        found[reference] = entry
+        todo.extend(normalise.reference_ids(entry[1]) - found.keys())
     return found or None
 
 
