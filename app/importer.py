@@ -21,7 +21,9 @@ script that is not JSON takes an index too and is reported ``invalid``.
 
 Each ClaimReview is checked with both profiles of ``validation`` (``url`` on the publisher's
 domains), mapped to a native review by ``claimreview_reader`` and upserted, published, by
-``reviews.create`` / ``reviews.replace``. The upsert key is (publisher, external_id):
+``reviews.create`` / ``reviews.replace``; the revision each write makes keeps the node as it
+was in the input, its pointer and the input's media type (``Item.source``). The upsert key is
+(publisher, external_id):
 
     1. ``@id`` is one of this service's review IRIs (``{base_url}/v1/claim-reviews/{id}``) naming
        a review of the same publisher: that review (it keeps its own external_id);
@@ -88,6 +90,7 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_NDJSON = "application/x-ndjson"
 FILE_KINDS: dict[str, Kind] = {
     ".ndjson": "ndjson",
     ".jsonl": "ndjson",
@@ -118,11 +121,13 @@ def kind_of(media_type: str, payload: bytes) -> Kind:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One JSON-LD document of the input: ``data`` is None when it could not be read."""
+    """One JSON-LD document of the input: ``data`` is None when it could not be read.
+    ``media_type`` is the input's, which the revisions written from it keep."""
 
     pointer: str
     data: Any
     problem: str | None = None
+    media_type: str = "application/ld+json"
 
 
 def sources(payload: bytes, kind: Kind) -> Iterator[Source]:
@@ -136,7 +141,7 @@ def sources(payload: bytes, kind: Kind) -> Iterator[Source]:
         yield from ndjson_sources(payload.splitlines())
     else:
         for block in extraction.extract(payload):
-            yield Source(block.pointer, block.data, block.problem)
+            yield Source(block.pointer, block.data, block.problem, "text/html")
 
 
 def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[Source]:
@@ -144,9 +149,10 @@ def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[S
         if not line.strip():
             continue
         try:
-            yield Source(f"/{number}", orjson.loads(line))
+            yield Source(f"/{number}", orjson.loads(line), media_type=_NDJSON)
         except orjson.JSONDecodeError as error:
-            yield Source(f"/{number}", None, f"Line {number + 1} is not valid JSON: {error}")
+            problem = f"Line {number + 1} is not valid JSON: {error}"
+            yield Source(f"/{number}", None, problem, _NDJSON)
 
 
 def check(
@@ -198,6 +204,9 @@ class Item:
     problem: Finding | None = None
     # Where the @context the node inherited sits, when it has none of its own.
     context_pointer: str | None = None
+    # What the revisions written from it keep (``reviews.markup_source``): the node as it
+    # was in the input, without the @context it inherited, and its pointer.
+    source: dict[str, Any] | None = None
 
 
 def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Iterator[Item]:
@@ -209,8 +218,9 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
             continue
         for path, node, context in _walk(source.data, (), None, 0):
             pointer = source.pointer + json_pointer(path)
+            kept = reviews.markup_source(node, media_type=source.media_type, pointer=pointer)
             if "@context" in node or context is None:
-                yield Item(index, pointer, node)
+                yield Item(index, pointer, node, source=kept)
             else:
                 value, context_path = context
                 yield Item(
@@ -218,6 +228,7 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
                     pointer,
                     {"@context": value, **node},
                     context_pointer=source.pointer + json_pointer(context_path),
+                    source=kept,
                 )
             index += 1
 
@@ -524,6 +535,8 @@ def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
         document = crud.JsonText.of(rows.review["document"])
         rows.review["document"] = rows.revision["document"] = document
         rows.review["findings"] = crud.JsonText.of(rows.review["findings"])
+        if rows.revision["source"] is not None:
+            rows.revision["source"] = crud.JsonText.of(rows.revision["source"])
     refused_rows = None if refused is None else [_finding_row(finding) for finding in refused]
     return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
 
@@ -554,7 +567,11 @@ def _render(
     """A new review's rows, or the errors for which ``reviews.render`` refused it."""
     try:
         rows = reviews.new_review(
-            publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+            publisher=publisher,
+            incoming=incoming,
+            actor=actor,
+            base_url=base_url,
+            source=item.source,
         )
     except Unprocessable as error:
         return None, _render_findings(error, item)
@@ -868,6 +885,7 @@ def _upsert_one(
                         incoming=incoming,
                         actor=actor,
                         base_url=base_url,
+                        source=entry.item.source,
                     )
                     return "created", created, findings
                 if review.status == "retracted":
@@ -879,6 +897,7 @@ def _upsert_one(
                     incoming=incoming,
                     actor=actor,
                     base_url=base_url,
+                    source=entry.item.source,
                 )
                 return ("updated" if changed else "unchanged"), review, findings
         except Unprocessable as error:
