@@ -3,6 +3,7 @@ and ``GET /v1/claim-reviews/{id}/revisions/{version}?include=source`` shows it."
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from app.config import Settings
 from app.db import sqlalchemy_url
 from tests.api.test_import import FCE, HTML, LD_JSON, NDJSON, claim_review, ndjson, post_import
 from tests.conftest import bearer, create_review, make_key, make_publisher
+from tests.test_import_cli import run
 
 REVISION_FIELDS = {"version", "kind", "status", "actor", "created_at", "document", "jsonld"}
 ARTICLE = "https://factcheck.example/2024/05/pages"
@@ -213,6 +215,26 @@ def test_import_in_worker_processes_keeps_each_source(
         assert source(client, item["id"], 1, fce) == {
             "node": nodes[number],
             "media_type": "application/x-ndjson",
+            "pointer": f"/{number}",
+        }
+
+
+def test_cli_import_keeps_each_node_and_its_pointer(
+    client: TestClient, fce: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    nodes = [claim_review(1), claim_review(2)]
+    path = tmp_path / "reviews.jsonld"
+    path.write_bytes(orjson.dumps(nodes))
+
+    done = run("import", str(path), "--publisher", "fce", database_url=database_url)
+
+    assert done.returncode == 0, done.stderr
+    listed = client.get("/v1/claim-reviews", params={"publisher": "fce"}).json()["items"]
+    by_url = {item["url"]: item["id"] for item in listed}
+    for number, node in enumerate(nodes):
+        assert source(client, by_url[node["url"]], 1, fce) == {
+            "node": node,
+            "media_type": "application/ld+json",
             "pointer": f"/{number}",
         }
 
