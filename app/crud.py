@@ -119,7 +119,8 @@ class JsonText(str):
 class _JsonAsText(UserDefinedType[Any]):
     """A JSON column bound as text: ``JsonText`` as it is, anything else encoded the way the
     JSON type does (``json.dumps``, on SQLite and by psycopg alike), so the stored text is the
-    same. PostgreSQL casts the text, sent untyped, to the column's ``json``."""
+    same. PostgreSQL casts the text, sent untyped, to the column's ``json``. ``None`` is SQL
+    NULL, as the ORM writes it for the nullable column (``none_as_null``)."""
 
     cache_ok = True
 
@@ -130,8 +131,10 @@ class _JsonAsText(UserDefinedType[Any]):
         return _json_text
 
 
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, JsonText) else json.dumps(value)
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return json.dumps(value)
 
 
 @cache

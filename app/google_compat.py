@@ -46,7 +46,7 @@ from pydantic.alias_generators import to_camel
 from app import normalise
 from app.errors import BadRequest
 from app.native import check_http_url, prune
-from app.reviews import article_url
+from app.reviews import article_url, markup_source
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_MARKUPS = 100
@@ -264,6 +264,18 @@ def resolve_page_url(page: GoogleClaimReviewMarkupPage) -> str:
         raise BadRequest(
             f"pageUrl {error}.", errors=[{"path": "pageUrl", "message": str(error)}]
         ) from None
+
+
+def page_source(
+    data: dict[str, Any], *, page_url: str, markup: int, media_type: str
+) -> dict[str, Any]:
+    """What the revision of the review made from markup number ``markup`` keeps of the page
+    (``reviews.markup_source``): the page as sent with only that markup in its list, and where
+    the markup sat. Keeping the whole page with each of its reviews would store a page of a
+    hundred markups a hundred times over."""
+    key = "claim_review_markups" if "claim_review_markups" in data else "claimReviewMarkups"
+    node = {**data, key: [data[key][markup]]}
+    return markup_source(node, media_type=media_type, page_url=page_url, pointer=f"/{key}/{markup}")
 
 
 def markup_urls(page: GoogleClaimReviewMarkupPage, page_url: str) -> list[str]:

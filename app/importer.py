@@ -21,7 +21,9 @@ script that is not JSON takes an index too and is reported ``invalid``.
 
 Each ClaimReview is checked with both profiles of ``validation`` (``url`` on the publisher's
 domains), mapped to a native review by ``claimreview_reader`` and upserted, published, by
-``reviews.create`` / ``reviews.replace``. The upsert key is (publisher, external_id):
+``reviews.create`` / ``reviews.replace``; the revision each write makes keeps the node as it
+was in the input, its pointer and the input's media type (``Item.source``). The upsert key is
+(publisher, external_id):
 
     1. ``@id`` is one of this service's review IRIs (``{base_url}/v1/claim-reviews/{id}``) naming
        a review of the same publisher: that review (it keeps its own external_id);
@@ -88,6 +90,7 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_NDJSON = "application/x-ndjson"
 FILE_KINDS: dict[str, Kind] = {
     ".ndjson": "ndjson",
     ".jsonl": "ndjson",
@@ -131,12 +134,14 @@ class Source:
     """One JSON-LD document of the input: ``data`` is None when it could not be read.
 
     The documents of one HTML page share their ``page``: a ClaimReview in one script may refer
-    (``{"@id": ...}``) to a node in another."""
+    (``{"@id": ...}``) to a node in another. ``media_type`` is the input's, which the revisions
+    written from it keep."""
 
     pointer: str
     data: Any
     problem: str | None = None
     page: Page | None = None
+    media_type: str = "application/ld+json"
 
 
 def sources(payload: bytes, kind: Kind, *, page_url: str | None = None) -> Iterator[Source]:
@@ -154,7 +159,7 @@ def sources(payload: bytes, kind: Kind, *, page_url: str | None = None) -> Itera
         extracted = extraction.extract(payload, page_url=page_url)
         page = Page(extracted.url, extracted.language)
         for block in extracted.blocks:
-            yield Source(block.pointer, block.data, block.problem, page)
+            yield Source(block.pointer, block.data, block.problem, page, "text/html")
 
 
 def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[Source]:
@@ -162,9 +167,10 @@ def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[S
         if not line.strip():
             continue
         try:
-            yield Source(f"/{number}", orjson.loads(line))
+            yield Source(f"/{number}", orjson.loads(line), media_type=_NDJSON)
         except orjson.JSONDecodeError as error:
-            yield Source(f"/{number}", None, f"Line {number + 1} is not valid JSON: {error}")
+            problem = f"Line {number + 1} is not valid JSON: {error}"
+            yield Source(f"/{number}", None, problem, media_type=_NDJSON)
 
 
 def check(
@@ -233,6 +239,26 @@ class Item:
     # pointer and content, keyed by the @id as written and as resolved against the page.
     references: dict[str, tuple[str, Any]] | None = None
     page: Page | None = None
+    media_type: str = "application/ld+json"
+
+    @property
+    def source(self) -> dict[str, Any] | None:
+        """What the revisions written from it keep (``reviews.markup_source``): the node as it
+        arrived, without the @context it inherited and with the nodes it refers to written
+        into it, where it sat in the input, and the page it came from."""
+        if self.node is None:
+            return None
+        node = self.node
+        if self.context_pointer is not None:
+            node = {key: value for key, value in node.items() if key != "@context"}
+        if self.references:
+            node = normalise.inline(node, self.references)
+        return reviews.markup_source(
+            node,
+            media_type=self.media_type,
+            pointer=self.pointer,
+            page_url=self.page.url if self.page else None,
+        )
 
 
 def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Iterator[Item]:
@@ -254,7 +280,14 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
                     page_url = source.page.url if source.page else None
                     references = _referred(wanted, identified, page_url)
                 if "@context" in node or context is None:
-                    yield Item(index, pointer, node, references=references, page=source.page)
+                    yield Item(
+                        index,
+                        pointer,
+                        node,
+                        references=references,
+                        page=source.page,
+                        media_type=source.media_type,
+                    )
                 else:
                     value, context_path = context
                     yield Item(
@@ -264,6 +297,7 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
                         context_pointer=source.pointer + json_pointer(context_path),
                         references=references,
                         page=source.page,
+                        media_type=source.media_type,
                     )
                 index += 1
 
@@ -617,6 +651,8 @@ def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
         document = crud.JsonText.of(rows.review["document"])
         rows.review["document"] = rows.revision["document"] = document
         rows.review["findings"] = crud.JsonText.of(rows.review["findings"])
+        if rows.revision["source"] is not None:
+            rows.revision["source"] = crud.JsonText.of(rows.revision["source"])
     refused_rows = None if refused is None else [_finding_row(finding) for finding in refused]
     return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
 
@@ -647,7 +683,11 @@ def _render(
     """A new review's rows, or the errors for which ``reviews.render`` refused it."""
     try:
         rows = reviews.new_review(
-            publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+            publisher=publisher,
+            incoming=incoming,
+            actor=actor,
+            base_url=base_url,
+            source=item.source,
         )
     except Unprocessable as error:
         return None, _render_findings(error, item)
@@ -1072,6 +1112,7 @@ def _upsert_one(
                         incoming=incoming,
                         actor=actor,
                         base_url=base_url,
+                        source=entry.item.source,
                     )
                     return "created", created, findings
                 if review.status == "retracted":
@@ -1083,6 +1124,7 @@ def _upsert_one(
                     incoming=incoming,
                     actor=actor,
                     base_url=base_url,
+                    source=entry.item.source,
                 )
                 return ("updated" if changed else "unchanged"), review, findings
         except Unprocessable as error:

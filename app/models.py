@@ -232,6 +232,10 @@ class ReviewRevision(Base):
     status: Mapped[str] = mapped_column(String(16))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     jsonld: Mapped[bytes] = mapped_column(LargeBinary)
+    # The markup this version was read from, as it arrived (``reviews.markup_source``): the
+    # normaliser repairs what it reads, and an editor must still see what the markup said.
+    # NULL for native JSON, which is stored as written.
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
 

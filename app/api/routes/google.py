@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import crud, cursors, google_compat, query, reviews
 from app.api import openapi
-from app.api.deps import JsonBody, authenticate
+from app.api.deps import Body, JsonBody, authenticate
 from app.errors import (
     APIError,
     BadRequest,
@@ -383,6 +383,13 @@ def _publishing(markup: int) -> Iterator[None]:
         raise _invalid_markup(error.errors, markup=markup) from None
 
 
+def _page_source(body: Body, *, page_url: str, markup: int) -> dict[str, Any]:
+    """The page body as sent (``parse_page`` accepted it: an object with this markup)."""
+    return google_compat.page_source(
+        body.data, page_url=page_url, markup=markup, media_type=body.media_type
+    )
+
+
 def _markups(page: GoogleClaimReviewMarkupPage, page_url: str) -> list[str]:
     if not page.claim_review_markups:
         raise BadRequest(
@@ -418,6 +425,7 @@ def create_page(request: Request, body: JsonBody) -> Response:
                 markup, url=url, publish_date=page.publish_date, language=publisher.language
             )
             incoming = _review_in(document, markup=index)
+            source = _page_source(body, page_url=page_url, markup=index)
             with _publishing(index):
                 reviews.create(
                     session=session,
@@ -425,6 +433,7 @@ def create_page(request: Request, body: JsonBody) -> Response:
                     incoming=incoming,
                     actor=principal.actor,
                     base_url=settings.public_base_url,
+                    source=source,
                 )
         result = _page_body(
             session, publisher=publisher, page_url=page_url, dialect=settings.dialect
@@ -500,6 +509,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                 language=publisher.language,
             )
             incoming = _review_in(document, markup=index)
+            source = _page_source(body, page_url=page_url, markup=index)
             with _publishing(index):
                 if kept is None:
                     reviews.create(
@@ -508,6 +518,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                         incoming=incoming,
                         actor=principal.actor,
                         base_url=settings.public_base_url,
+                        source=source,
                     )
                 else:
                     reviews.replace(
@@ -517,6 +528,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                         incoming=incoming,
                         actor=principal.actor,
                         base_url=settings.public_base_url,
+                        source=source,
                     )
         for index, review in enumerate(current):
             if index not in chosen:

@@ -3,10 +3,10 @@
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -53,6 +53,13 @@ class Parsed:
 
     incoming: ReviewIn
     repairs: list[Finding] = field(default_factory=list)
+
+
+def markup_source(body: Body) -> dict[str, Any] | None:
+    """What the revision keeps of a JSON-LD body (the body as sent); native JSON keeps none."""
+    if body.media_type != LD_JSON:
+        return None
+    return reviews.markup_source(body.data, media_type=LD_JSON)
 
 
 def parse_review(
@@ -223,6 +230,7 @@ def create_review(
             incoming=incoming,
             actor=principal.actor,
             base_url=settings.public_base_url,
+            source=markup_source(body),
         )
         response = review_response(
             review,
@@ -284,6 +292,7 @@ def upsert_review(
                     incoming=incoming,
                     actor=principal.actor,
                     base_url=settings.public_base_url,
+                    source=markup_source(body),
                 )
             return review_response(
                 review,
@@ -307,6 +316,7 @@ def upsert_review(
         incoming=incoming,
         actor=principal.actor,
         base_url=settings.public_base_url,
+        source=markup_source(body),
     )
     return review_response(
         review, publisher_slug=publisher.slug, request=request, repairs=parsed.repairs
@@ -357,6 +367,7 @@ def _change(
     revise: Callable[[ClaimReview], ReviewIn | Parsed],
     kind: str | None = None,
     status_code: int = 200,
+    source: dict[str, Any] | None = None,
 ) -> Response:
     """Apply ``revise`` to a review the caller owns, if ``If-Match`` still names its version."""
     review = owned_review(session=session, review_id=review_id, principal=principal)
@@ -383,6 +394,7 @@ def _change(
         actor=principal.actor,
         base_url=settings.public_base_url,
         kind=kind,
+        source=source,
     )
     return review_response(
         review,
@@ -425,6 +437,7 @@ def replace_review(
         settings=settings,
         if_match=if_match,
         revise=lambda _review: parse_review(body, session=session, principal=principal),
+        source=markup_source(body),
     )
 
 
@@ -548,18 +561,31 @@ def list_revisions(
     "/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404, 410)
 )
 def get_revision(
-    review_id: str, version: int, session: SessionDep, principal: ReaderDep
+    review_id: str,
+    version: int,
+    session: SessionDep,
+    principal: ReaderDep,
+    include: Annotated[
+        Literal["source"] | None,
+        Query(
+            description="`source`: add the markup this version was read from, as it arrived "
+            "(`null` for native JSON)."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Get one version of a claim review: the full snapshot and the JSON-LD it produced."""
     review = _history_review(session, review_id, principal)
     row = crud.get_revision(session=session, review_id=review.id, version=version)
     if row is None:
         raise NotFound(f"Review '{review.id}' has no version {version}.")
-    return {
+    revision = {
         **_revision_summary(row),
         "document": row.document,
         "jsonld": orjson.loads(row.jsonld),
     }
+    if include == "source":
+        revision["source"] = row.source
+    return revision
 
 
 def _history_review(session: Session, review_id: str, principal: Principal) -> ClaimReview:
