@@ -23,6 +23,7 @@ def new_publisher(incoming: PublisherIn) -> Publisher:
         logo=incoming.logo,
         same_as=incoming.same_as,
         language=incoming.language,
+        time_zone=incoming.time_zone,
         domains=incoming.domains or default_domains(incoming.url),
         created_at=now,
         updated_at=now,

@@ -89,9 +89,19 @@ def publisher_add(
     url: Annotated[str, typer.Option(help="Home page URL.")],
     domain: Annotated[list[str] | None, typer.Option(help="Article domain (repeatable).")] = None,
     language: Annotated[str | None, typer.Option(help="Default BCP 47 language.")] = None,
+    time_zone: Annotated[
+        str | None, typer.Option(help="IANA time zone of its markup's dates (Europe/Paris).")
+    ] = None,
 ) -> None:
     """Create a publisher."""
-    fields = {"slug": slug, "name": name, "url": url, "domains": domain or [], "language": language}
+    fields = {
+        "slug": slug,
+        "name": name,
+        "url": url,
+        "domains": domain or [],
+        "language": language,
+        "time_zone": time_zone,
+    }
     incoming = _validated(PublisherIn, fields)
     with _session() as session:
         if crud.get_publisher(session=session, slug=slug):

@@ -712,7 +712,11 @@ def _checked(
 ) -> _Prepared:
     """An item of ``publisher``: its findings, and its native review and key when valid."""
     assessed = assess(
-        item, repaired=repaired, domains=publisher.domains, language=publisher.language
+        item,
+        repaired=repaired,
+        domains=publisher.domains,
+        language=publisher.language,
+        time_zone=publisher.time_zone,
     )
     if assessed.incoming is None:
         return _Prepared(item, assessed.findings, publisher)
@@ -748,11 +752,13 @@ def assess(
     profiles: Sequence[str] = validation.PROFILES,
     domains: Sequence[str] | None = None,
     language: str | None = None,
+    time_zone: str | None = None,
     fill_language: bool = True,
 ) -> Assessed:
     """Repair, validate and read one ClaimReview as an import would, for a publisher on
-    ``domains`` (None: any) whose language is ``language``. Without ``fill_language`` (no
-    publisher is known) a review that names no language is left without one."""
+    ``domains`` (None: any) whose language is ``language`` and time zone ``time_zone``.
+    Without ``fill_language`` (no publisher is known) a review that names no language is left
+    without one."""
     if item.node is None:
         return Assessed(None, [item.problem] if item.problem else [])
     repaired = repaired or _repaired(item)
@@ -769,6 +775,7 @@ def assess(
     if validation.has_errors(findings):
         return Assessed(None, findings)
     native = claimreview_reader.to_native(repaired.node)
+    normalise.localise(native, time_zone)
     if fill_language:
         findings.extend(normalise.fill_language(native, pointer=item.pointer, publisher=language))
     return Assessed(_native(native, item, findings), findings)

@@ -74,6 +74,7 @@ class Publisher(Base):
     logo: Mapped[str | None] = mapped_column(String(2048))
     same_as: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(String(35))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     rating_scale: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]

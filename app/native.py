@@ -14,6 +14,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -160,6 +161,28 @@ LanguageSource = Annotated[
         "claim's text; a write that sets language replaces it."
     ),
 ]
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA time zone name that this machine's zone database knows ("Europe/Paris")."""
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("must be an IANA time zone name such as 'Europe/Paris'") from None
+    return value
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(check_time_zone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "IANA time zone: markup's date-times without a zone are read in it.",
+        }
+    ),
+]
 Number = Annotated[float | int, PlainValidator(check_number), WithJsonSchema({"type": "number"})]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 
@@ -289,6 +312,7 @@ class PublisherIn(_Strict):
     logo: Url | None = None
     same_as: list[Url] = Field(default_factory=list, max_length=20)
     language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
     domains: list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] = Field(
         default_factory=list, max_length=20, description="Default: the host of url without www."
     )
@@ -300,6 +324,7 @@ class PublisherUpdate(_Strict):
     logo: Url | None = None
     same_as: list[Url] | None = Field(default=None, max_length=20)
     language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
     domains: (
         list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] | None
     ) = Field(default=None, max_length=20)
@@ -312,6 +337,7 @@ class PublisherPublic(BaseModel):
     logo: str | None = None
     same_as: list[str]
     language: str | None = None
+    time_zone: str | None = None
     domains: list[str]
     created_at: str
     updated_at: str

@@ -44,11 +44,12 @@ Repair codes (W warning, E error), each with the shape that triggers it:
     missing-url E         no article url that resolves to http(s)
     missing-rating E      no textual rating and no number on a usable scale
 
-Dates: a date-time without a zone is read in UTC (``2020-06-23 20:02`` is
-``2020-06-23T20:02:00Z``); an offset missing its padding (``+5:30``) is padded; a ``Z`` after a
-bare date is dropped. URLs resolve against the page's address: the ``page_url`` the caller gave,
-else (for HTML) the page's ``<base href>`` or canonical link, else the ClaimReview's own ``url``,
-else its author's (the publisher's) ``url``.
+Dates: a date-time without a zone is read in the publisher's ``time_zone`` when it has one, else
+in UTC (``2020-06-23 20:02`` is ``2020-06-23T18:02:00Z`` for a publisher in Europe/Paris, and
+``2020-06-23T20:02:00Z`` for one without a time zone); an offset missing its padding
+(``+5:30``) is padded; a ``Z`` after a bare date is dropped. URLs resolve against the page's
+address: the ``page_url`` the caller gave, else (for HTML) the page's ``<base href>`` or
+canonical link, else the ClaimReview's own ``url``, else its author's (the publisher's) ``url``.
 """
 
 import html
@@ -60,6 +61,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 from app import languages, verdicts
 from app.errors import json_pointer
@@ -111,6 +113,7 @@ _LOOSE_DATE = re.compile(
     r"\s*(?P<zone>Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?)?",
     re.I,
 )
+_ZONED = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})"
@@ -415,23 +418,48 @@ def _date(walk: _Walk, key: str, value: Any, pointer: str) -> str | None:
             f"{key} {value!r} is not a date that can be read; it was left out.",
         )
         return None
-    walk.warn(pointer, "date-repaired", f"{key} {value!r} was read as {read}.")
+    if "T" in read and not _ZONED.search(read):
+        message = f"{key} {value!r} has no time zone; it was read as {read} in the publisher's "
+        walk.warn(pointer, "date-repaired", message + "time zone (UTC when it has none).")
+    else:
+        walk.warn(pointer, "date-repaired", f"{key} {value!r} was read as {read}.")
     return read
+
+
+def localise(native: dict[str, Any], time_zone: str | None) -> None:
+    """Read the native review's date-times that have no zone in ``time_zone`` (else UTC)."""
+    zone = ZoneInfo(time_zone) if time_zone else UTC
+    claim = native.get("claim") or {}
+    holders = [
+        (native, "date_published"),
+        (claim, "date"),
+        *((item, "date_published") for item in claim.get("appearances") or []),
+        (claim.get("first_appearance") or {}, "date_published"),
+        *((item, "date") for item in native.get("corrections") or []),
+    ]
+    for holder, key in holders:
+        value = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(value, str) and "T" in value and not _ZONED.search(value):
+            try:
+                moment = datetime.fromisoformat(value).replace(tzinfo=zone)
+            except ValueError:
+                continue
+            holder[key] = _timestamp(moment.astimezone(UTC))
 
 
 def read_date(text: str) -> str | None:
     """A date or date-time as written by hand, in ISO 8601; None when it has no one reading.
 
-    A time without a zone is taken to be UTC; ``+5:30`` is ``+05:30``; ``2020-06-23Z`` is the
-    date ``2020-06-23``; RFC 2822 dates (``Tue, 23 Jun 2020 20:02:00 +0000``) are read too.
+    A time without a zone stays without one (``localise`` reads it in the publisher's time
+    zone); ``+5:30`` is ``+05:30``; ``2020-06-23Z`` is the date ``2020-06-23``; RFC 2822 dates
+    (``Tue, 23 Jun 2020 20:02:00 +0000``) are read too.
     """
     match = _LOOSE_DATE.fullmatch(text.strip())
     if match is None:
         try:
-            moment = parsedate_to_datetime(text)
+            return _timestamp(parsedate_to_datetime(text))
         except (TypeError, ValueError, IndexError):
             return None
-        return _timestamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     try:
         day = date(*(int(part) for part in match["date"].split("-")))
     except ValueError:
@@ -456,8 +484,10 @@ def read_date(text: str) -> str | None:
     return _timestamp(moment)
 
 
-def _zone(text: str | None) -> timezone:
-    if text is None or text.upper() in ("Z", "UTC", "GMT"):
+def _zone(text: str | None) -> timezone | None:
+    if text is None:
+        return None
+    if text.upper() in ("Z", "UTC", "GMT"):
         return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")

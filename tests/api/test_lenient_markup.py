@@ -242,6 +242,32 @@ def test_dates_without_a_zone_or_with_malformed_offsets_are_read(
     assert ("/datePublished", "date-repaired") in repairs(findings)
 
 
+def test_a_time_without_a_zone_is_read_in_the_publishers_time_zone(
+    client: TestClient, fce: dict[str, str]
+) -> None:
+    bad = client.patch("/v1/publishers/fce", json={"time_zone": "Mars/Olympus"}, headers=ADMIN)
+    client.patch(
+        "/v1/publishers/fce", json={"time_zone": "Europe/Paris"}, headers=ADMIN
+    ).raise_for_status()
+    node = claim_review(datePublished="2020-06-23 20:02")
+    node["itemReviewed"]["datePublished"] = "2020-01-10T08:00:00"  # winter: UTC+1
+
+    stored, findings = imported(client, fce, node)
+    written = client.post(
+        "/v1/claim-reviews",
+        content=orjson.dumps(claim_review(2, datePublished="2020-06-23 20:02")),
+        headers={**fce, **LD_JSON},
+    )
+
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "/time_zone"
+    assert client.get("/v1/publishers/fce", headers=ADMIN).json()["time_zone"] == "Europe/Paris"
+    assert stored[0]["date_published"] == "2020-06-23T18:02:00Z"
+    assert stored[0]["claim"]["date"] == "2020-01-10T07:00:00Z"
+    assert written.json()["date_published"] == "2020-06-23T18:02:00Z"
+    assert ("/datePublished", "date-repaired") in repairs(findings)
+
+
 def test_a_date_that_cannot_be_read_is_dropped_not_refused(
     client: TestClient, fce: dict[str, str]
 ) -> None:

@@ -44,6 +44,7 @@ def publisher_public(publisher: Publisher) -> PublisherPublic:
         logo=publisher.logo,
         same_as=publisher.same_as,
         language=publisher.language,
+        time_zone=publisher.time_zone,
         domains=publisher.domains,
         created_at=format_timestamp(publisher.created_at),
         updated_at=format_timestamp(publisher.updated_at),

@@ -76,13 +76,13 @@ def parse_review(
         if isinstance(data, dict) and overrides:
             data = {**data, **overrides}
         return Parsed(validated(ReviewIn, data))
-    incoming, repairs = _from_markup(body.data, language=_own_language(session, principal))
+    incoming, repairs = _from_markup(body.data, publisher=_own_publisher(session, principal))
     if overrides:
         incoming = validated(ReviewIn, {**incoming.model_dump(), **overrides})
     return Parsed(incoming, repairs)
 
 
-def _from_markup(data: Any, *, language: str | None) -> tuple[ReviewIn, list[Finding]]:
+def _from_markup(data: Any, *, publisher: Publisher | None) -> tuple[ReviewIn, list[Finding]]:
     """The one ClaimReview of a JSON-LD body (a node, or a graph that holds one), as an import
     would read it."""
     items = list(importer.claim_reviews([importer.Source("", data)]))
@@ -91,7 +91,11 @@ def _from_markup(data: Any, *, language: str | None) -> tuple[ReviewIn, list[Fin
             "Send one ClaimReview as application/ld+json (a node, or a @graph holding one).",
             errors=[{"path": "/@type", "message": f"{len(items)} ClaimReview nodes found"}],
         )
-    assessed = importer.assess(items[0], language=language)
+    assessed = importer.assess(
+        items[0],
+        language=publisher.language if publisher else None,
+        time_zone=publisher.time_zone if publisher else None,
+    )
     if assessed.incoming is None:
         errors = [finding for finding in assessed.findings if finding.severity == "error"]
         raise Unprocessable(
@@ -102,12 +106,11 @@ def _from_markup(data: Any, *, language: str | None) -> tuple[ReviewIn, list[Fin
     return assessed.incoming, assessed.findings
 
 
-def _own_language(session: Session, principal: Principal) -> str | None:
-    """The language of the caller's publisher: what markup that names none is written in."""
+def _own_publisher(session: Session, principal: Principal) -> Publisher | None:
+    """The caller's publisher, whose language and time zone markup is read in."""
     if principal.publisher_id is None:
         return None
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
-    return publisher.language if publisher is not None else None
+    return crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
 
 
 def target_publisher(*, session: Session, principal: Principal, incoming: ReviewIn) -> Publisher:
