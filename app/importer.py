@@ -766,7 +766,9 @@ def assess(
         return Assessed(None, repaired.findings)
     findings = [*repaired.findings]
     for finding in validation.validate(repaired.node, profiles=profiles, publisher_domains=domains):
-        finding = _relocated(finding, item)
+        finding = dataclasses.replace(
+            finding, path=repaired.pointer(finding.path, base=item.pointer)
+        )
         if finding.severity == "error" and not (
             finding.profile == "google" and finding.code in _REFUSING
         ):
@@ -864,15 +866,6 @@ def _unknown_publisher(item: Item) -> Finding:
         "No publisher matches this ClaimReview's author (url or name) or url: "
         "import it with ?publisher= (or --publisher).",
     )
-
-
-def _relocated(finding: Finding, item: Item) -> Finding:
-    """A finding on the node, as a pointer into the whole input."""
-    path = finding.path
-    if item.context_pointer is not None and (path == "/@context" or path.startswith("/@context/")):
-        inner = dataclasses.replace(finding, path=path[len("/@context") :])
-        return _moved(inner, item.context_pointer)
-    return _moved(finding, item.pointer)
 
 
 def _input_path(item: Item, native_path: str) -> str:

@@ -85,7 +85,8 @@ _TEXT = frozenset(
     }
 )
 _DATES = frozenset({"datePublished", "dateCreated", "dateModified", "uploadDate"})
-_NUMBERS = frozenset({"ratingValue", "bestRating", "worstRating", "width", "height"})
+# Numbers the service reads; other numeric properties (an image's width) are passed on as sent.
+_NUMBERS = frozenset({"ratingValue", "bestRating", "worstRating"})
 _URLS = frozenset(
     {"url", "sameAs", "archivedAt", "contentUrl", "embedUrl", "thumbnailUrl", "logo", "image"}
 )
@@ -125,10 +126,35 @@ _ORGANIZATION_TYPES = frozenset({"Organization", "NewsMediaOrganization", "Corpo
 
 @dataclass(slots=True)
 class Normalised:
-    """A ClaimReview node repaired (None when refused), and the findings that say how."""
+    """A ClaimReview node repaired (None when refused), and the findings that say how.
+
+    ``origins`` maps (by ``id``) each object of ``node`` that was read from another node of
+    the input, through an ``@id`` reference, to that node's pointer: ``pointer`` uses it to
+    point a finding on the repaired node at the value as it was sent."""
 
     node: dict[str, Any] | None
     findings: list[Finding]
+    origins: dict[int, str] = field(default_factory=dict)
+
+    def pointer(self, path: str, *, base: str) -> str:
+        """The pointer into the input of ``path``, a JSON pointer into ``node`` (whose own
+        place in the input is ``base``)."""
+        if not self.origins or not path:
+            return base + path
+        parts = path.split("/")[1:]
+        current: Any = self.node
+        start = 0
+        for index, part in enumerate(parts):
+            key = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(current, dict):
+                current = current.get(key)
+            elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+                current = current[int(key)]
+            else:
+                break
+            if id(current) in self.origins:
+                base, start = self.origins[id(current)], index + 1
+        return base + "".join("/" + part for part in parts[start:])
 
 
 @dataclass(slots=True)
@@ -140,6 +166,7 @@ class _Walk:
     literals_are_text: bool
     findings: list[Finding] = field(default_factory=list)
     resolved: set[str] = field(default_factory=set)
+    origins: dict[int, str] = field(default_factory=dict)
 
     def warn(self, pointer: str, code: str, message: str) -> None:
         self.findings.append(Finding("warning", PROFILE, pointer, code, message))
@@ -207,7 +234,7 @@ def claim_review(
     _essentials(walk, repaired, pointer)
     if any(finding.severity == "error" for finding in walk.findings):
         return Normalised(None, walk.findings)
-    return Normalised(repaired, walk.findings)
+    return Normalised(repaired, walk.findings, walk.origins)
 
 
 def inline(node: Any, references: Mapping[str, tuple[str, Any]], *, depth: int = 0) -> Any:
@@ -320,6 +347,7 @@ def _reference(walk: _Walk, key: str, value: dict[str, Any], pointer: str, *, de
     )
     repaired = _node(walk, target, target_pointer, depth=depth + 1)
     walk.resolved.discard(reference)
+    walk.origins[id(repaired)] = target_pointer
     return repaired
 
 

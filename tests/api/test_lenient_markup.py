@@ -79,6 +79,7 @@ def test_claim_review_in_a_graph_reads_its_author_from_an_id_reference(
     del node["@context"]
     webpage = {"@type": "WebPage", "@id": "#webpage", "name": "Bridge"}
     organization = {**ORGANIZATION, "@id": "/#organization"}  # relative: read on the page
+    organization["logo"] = {**ORGANIZATION["logo"], "width": 600}
     page = yoast_page(webpage, organization, node)
 
     stored, findings = imported(client, fce, page, content_type=HTML)
@@ -86,6 +87,10 @@ def test_claim_review_in_a_graph_reads_its_author_from_an_id_reference(
     assert [review["url"] for review in stored] == [ARTICLE]
     assert ("/json-ld/0/@graph/2/author", "reference-resolved") in repairs(findings)
     assert ("/json-ld/0/@graph/1/logo/height", "empty-value") in repairs(findings)
+    # What the validator says of the node read through the reference points at that node.
+    assert {(f["path"], f["code"]) for f in findings if f["profile"] == "schemaorg"} == {
+        ("/json-ld/0/@graph/1/logo/width", "unexpected-value-type")
+    }
 
 
 def test_references_across_scripts_and_feed_items_as_arrays_and_top_level_arrays(
