@@ -11,7 +11,8 @@
 2. Every markup file under ``--folder`` (``.json``/``.jsonld``: JSON-LD, ``.ndjson``/``.jsonl``,
    ``.html``/``.htm``), file by file in name order, is sent to
    ``POST /v1/import?create_publishers=true`` as admin, HTML with ``&page_url=`` (from a sidecar
-   ``FILE.url`` or the folder's ``urls.json``), as real imports would be.
+   ``FILE.url`` or the folder's ``urls.json``), as real imports would be; the same body goes to
+   ``POST /v1/validate`` first, whose error codes show what the validator alone objects to.
 3. What was kept is exported (``GET /v1/export?format=ndjson``) and every emitted ClaimReview is
    checked with both validation profiles: the count of errors must be 0.
 
@@ -86,6 +87,9 @@ class FileResult:
     refused_by_code: Counter[str] = field(default_factory=Counter)
     repairs_by_code: Counter[str] = field(default_factory=Counter)
     request_error: str | None = None
+    # POST /v1/validate on the same body: what the validator alone says, publishers aside.
+    valid: bool | None = None
+    validate_errors_by_code: Counter[str] = field(default_factory=Counter)
 
 
 def markup_files(folder: Path) -> list[Path]:
@@ -230,16 +234,21 @@ def fresh_database(engine_name: str) -> str:
     return url
 
 
-def import_file(client: httpx.Client, path: Path, root: Path, index: FileIndex) -> FileResult:
+def import_file(client: httpx.Client, path: Path, index: FileIndex) -> FileResult:
     result = FileResult(index.file, eligible=index.eligible)
-    params = {"create_publishers": "true"}
     content_type = CONTENT_TYPES[path.suffix.lower()]
+    params: dict[str, str] = {}
     if content_type == "text/html" and (url := page_url(path)):
         params["page_url"] = url
-    response = client.post(
-        "/v1/import", params=params, content=path.read_bytes(),
-        headers={"Content-Type": content_type},
-    )  # fmt: skip
+    body, headers = path.read_bytes(), {"Content-Type": content_type}
+    checked = client.post("/v1/validate", params=params, content=body, headers=headers)
+    if checked.status_code == 200:
+        result.valid = checked.json()["valid"]
+        result.validate_errors_by_code.update(
+            f["code"] for f in checked.json()["findings"] if f["severity"] == "error"
+        )
+    params["create_publishers"] = "true"
+    response = client.post("/v1/import", params=params, content=body, headers=headers)
     if response.status_code != 200:
         problem = _problem(response)
         result.request_error = f"{response.status_code} {problem}"
@@ -290,6 +299,8 @@ def check_export(client: httpx.Client) -> dict[str, Any]:
 
 def run(folder: Path, engine_name: str) -> dict[str, Any]:
     files = markup_files(folder)
+    if not files:
+        raise SystemExit(f"no markup file under {folder} (tests/fixtures/markup/PROVENANCE.md)")
     indexes = [index_file(path, folder) for path in files]
     url = fresh_database(engine_name)
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -299,7 +310,7 @@ def run(folder: Path, engine_name: str) -> dict[str, Any]:
     ):
         results = []
         for path, index in zip(files, indexes, strict=True):
-            result = import_file(client, path, folder, index)
+            result = import_file(client, path, index)
             log(f"{result.file}: found {result.found}, kept {result.kept}, refused {result.refused}"
                 + (f" ({result.request_error})" if result.request_error else ""))  # fmt: skip
             results.append(result)
@@ -312,9 +323,11 @@ def summary(
 ) -> dict[str, Any]:
     refused: Counter[str] = Counter()
     repairs: Counter[str] = Counter()
+    validate_errors: Counter[str] = Counter()
     for result in results:
         refused.update(result.refused_by_code)
         repairs.update(result.repairs_by_code)
+        validate_errors.update(result.validate_errors_by_code)
     eligible = sum(r.eligible for r in results)
     # Items are not matched to nodes one by one: in a file, the reviews kept count towards its
     # eligible ones up to their number (the service refuses a review without claim or URL).
@@ -329,20 +342,16 @@ def summary(
         "refused": sum(r.refused for r in results),
         "refused_by_code": dict(refused.most_common()),
         "repairs_by_code": dict(repairs.most_common()),
+        "files_valid": sum(bool(r.valid) for r in results),
+        "validate_errors_by_code": dict(validate_errors.most_common()),
         "eligible": eligible,
         "kept_eligible": kept_eligible,
         "kept_share": round(share, 4) if share is not None else None,
         "target": TARGET,
         "target_met": share is not None and share >= TARGET and export["errors"] == 0,
         "export": {**export, "errors_by_code": dict(export["errors_by_code"])},
-        "per_file": [
-            {
-                **asdict(r),
-                "refused_by_code": dict(r.refused_by_code),
-                "repairs_by_code": dict(r.repairs_by_code),
-            }
-            for r in results
-        ],  # fmt: skip
+        # vars(), not asdict(): asdict rebuilds a Counter from (key, count) pairs, counting pairs.
+        "per_file": [{k: _plain(v) for k, v in vars(r).items()} for r in results],
     }
 
 
@@ -354,6 +363,8 @@ def report_text(figures: dict[str, Any]) -> str:
         f"refused {figures['refused']}",
         "refused by code: " + _counts(figures["refused_by_code"]),
         "repairs by code: " + _counts(figures["repairs_by_code"]),
+        f"POST /v1/validate: {figures['files_valid']} of {figures['files']} files valid; "
+        "errors by code: " + _counts(figures["validate_errors_by_code"]),
         f"exported {figures['export']['exported']}, errors in either profile "
         f"{figures['export']['errors']} " + _counts(figures["export"]["errors_by_code"]),
         f"kept among those with claim, URL and rating label: {figures['kept_eligible']} of "
@@ -382,6 +393,10 @@ def index_table(indexes: list[FileIndex]) -> str:
         f"{total.with_label} | {total.eligible} |"
     )
     return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    return dict(value.most_common()) if isinstance(value, Counter) else value
 
 
 def _counts(counts: dict[str, int]) -> str:
