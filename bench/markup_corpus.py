@@ -31,6 +31,7 @@ ClaimReview nodes it holds and how many carry each of the three. This is the tab
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -117,7 +118,7 @@ def index_file(path: Path, root: Path) -> FileIndex:
     seen: set[tuple[str, str]] = set()  # one review told as JSON-LD and as microdata counts once
     for node, graph in _claim_review_nodes(path, base):
         claim = _text(_resolved(node.get("claimReviewed"), graph))
-        url = _text(_resolved(node.get("url"), graph))
+        url = _text(_resolved(node.get("url"), graph), link=True)
         ratings = _many(_resolved(node.get("reviewRating"), graph))
         label = next(
             (t for r in ratings if (t := _text(_resolved(_get(r, "alternateName"), graph)))), ""
@@ -168,7 +169,10 @@ def _nodes(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def _is_claim_review(term: Any) -> bool:
-    return isinstance(term, str) and term.rstrip("/").rsplit("/", 1)[-1].lower() == "claimreview"
+    # "ClaimReview", "claimReview", "http://schema.org/ClaimReview", "schema:ClaimReview"
+    return (
+        isinstance(term, str) and re.split(r"[/#:]", term.rstrip("/"))[-1].lower() == "claimreview"
+    )
 
 
 def _resolved(value: Any, document: Any) -> Any:
@@ -192,13 +196,15 @@ def _many(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, *, link: bool = False) -> str:
+    """The first non-blank string of a value, an ``{"@value": ...}`` or, for a ``link``, a node's
+    ``url`` or ``@id``."""
     for item in _many(value):
         if isinstance(item, str) and item.strip():
             return item.strip()
-        if isinstance(item, dict):  # {"@value": ...} or a node with a url (for `url`)
-            found = _text(item.get("@value") or item.get("url") or item.get("@id"))
-            if found:
+        if isinstance(item, dict):
+            inner = [item.get("@value"), *([item.get("url"), item.get("@id")] if link else [])]
+            if found := next((t for v in inner if (t := _text(v, link=link))), ""):
                 return found
     return ""
 
