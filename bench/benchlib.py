@@ -179,7 +179,7 @@ class Server:
 ADMIN_TOKEN = "bench-admin-token"
 
 
-def service(name: str, url: str) -> Server:
+def service(name: str, url: str, port: int = PORT) -> Server:
     """The service on ``url``, as the benchmarks run it (settings not set here come from the
     environment). Benchmarks that write do so as admin (``ADMIN_TOKEN``)."""
     env = {
@@ -189,7 +189,7 @@ def service(name: str, url: str) -> Server:
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
         **UNTHROTTLED,
     }
-    return Server(name, APP, env, "/healthz")
+    return Server(name, APP, env, "/healthz", port)
 
 
 def wrk(path: str, *, duration: float = 10, connections: int = 32, args: list[str] | None = None,
