@@ -308,12 +308,14 @@ def to_document(
     publish_date: str | None,
     previous: dict[str, Any] | None = None,
     language: str | None = None,
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """The native input (``ReviewIn``) for one markup, published.
 
     ``previous`` is the stored document of the review this markup replaces: what Google's
     shape cannot carry is kept from it. A new review is in the publisher's ``language``, else
-    in the language detected from its claim (Google's markup names none).
+    in the language detected from its claim (Google's markup names none). Dates are read as
+    the normaliser reads markup's (``2020-06-23 20:02`` in the publisher's ``time_zone``).
     """
     before = previous or {}
     document: dict[str, Any] = {key: before[key] for key in _KEPT_FIELDS if key in before}
@@ -321,12 +323,13 @@ def to_document(
         status="published",
         url=url,
         claim_reviewed=markup.claim_reviewed,
-        date_published=publish_date,
+        date_published=normalise.hand_written_date(publish_date),
         rating=_rating(markup.rating, before.get("rating") or {}),
         claim=_claim(markup, before.get("claim") or {}),
     )
     if previous is None:
         normalise.fill_language(document, pointer="", publisher=language)
+    normalise.localise(document, time_zone)
     return prune(document)
 
 
@@ -364,7 +367,7 @@ def _claim(markup: GoogleClaimReviewMarkup, before: dict[str, Any]) -> dict[str,
         first = first_before if not first_before.get("url") else None
     return {
         "author": _claimant(markup.claim_author, before.get("author") or {}),
-        "date": markup.claim_date,
+        "date": normalise.hand_written_date(markup.claim_date),
         "appearances": appearances,
         "first_appearance": first,
         "location": markup.claim_location,

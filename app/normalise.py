@@ -454,6 +454,14 @@ def _date(walk: _Walk, key: str, value: Any, pointer: str) -> str | None:
     return read
 
 
+def hand_written_date(text: str | None) -> str | None:
+    """A date as ``read_date`` reads it, for shapes without a warning to give (Google's pages);
+    text it cannot read is passed on, for the native model to refuse by name."""
+    if text is None or _ISO_DATE.fullmatch(text.strip()) or _ISO_DATETIME.fullmatch(text.strip()):
+        return text
+    return read_date(text) or text
+
+
 def localise(native: dict[str, Any], time_zone: str | None) -> None:
     """Read the native review's date-times that have no zone in ``time_zone`` (else UTC)."""
     zone = ZoneInfo(time_zone) if time_zone else UTC

@@ -23,7 +23,7 @@ from googleapiclient.errors import HttpError
 from app import google_compat
 from app.errors import BadRequest
 from app.google_compat import GoogleClaimReviewMarkup
-from tests.conftest import bearer, create_review, make_key, make_publisher
+from tests.conftest import ADMIN, bearer, create_review, make_key, make_publisher
 
 ARTICLE = "https://www.polygraph.info/a/russia-north-korea-arms.html"
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -660,6 +660,22 @@ def test_markup_without_a_language_is_found_in_the_language_of_its_claim(
         f"/v1/claim-reviews/{english['id']}", json={"language": "en-GB"}, headers=bearer(key)
     ).json()
     assert (patched["language"], patched.get("language_source")) == ("en-GB", None)
+
+
+def test_markup_dates_without_a_zone_are_read_in_the_publishers_time_zone(
+    pages: Any, client: TestClient, key: str
+) -> None:
+    client.patch(
+        "/v1/publishers/polygraph", json={"time_zone": "Europe/Prague"}, headers=ADMIN
+    ).raise_for_status()
+
+    pages.create(
+        body=page(markup(1, claimDate="2024-01-26 09:15"), publishDate="2024-01-30 18:00")
+    ).execute()
+
+    stored = client.get(f"/v1/claim-reviews/{review_ids(client, key)[f'{ARTICLE}#claim-1']}")
+    assert stored.json()["date_published"] == "2024-01-30T17:00:00Z"
+    assert stored.json()["claim"]["date"] == "2024-01-26T08:15:00Z"
 
 
 def test_search_next_pages_to_the_end_without_duplicates(claims: Any, pages: Any) -> None:

@@ -422,7 +422,11 @@ def create_page(request: Request, body: JsonBody) -> Response:
             )
         for index, (markup, url) in enumerate(zip(page.claim_review_markups, urls, strict=True)):
             document = google_compat.to_document(
-                markup, url=url, publish_date=page.publish_date, language=publisher.language
+                markup,
+                url=url,
+                publish_date=page.publish_date,
+                language=publisher.language,
+                time_zone=publisher.time_zone,
             )
             incoming = _review_in(document, markup=index)
             source = _page_source(body, page_url=page_url, markup=index)
@@ -507,6 +511,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                 publish_date=page.publish_date,
                 previous=kept.document if kept is not None else None,
                 language=publisher.language,
+                time_zone=publisher.time_zone,
             )
             incoming = _review_in(document, markup=index)
             source = _page_source(body, page_url=page_url, markup=index)
