@@ -117,6 +117,10 @@ class TooManyRequests(APIError):
     status, title, code = 429, "Too Many Requests", "too-many-requests"
 
 
+class ServiceUnavailable(APIError):
+    status, title, code = 503, "Service Unavailable", "service-unavailable"
+
+
 def problem_body(
     *,
     status: int,
