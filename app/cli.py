@@ -73,11 +73,15 @@ def serve(
         timeout_worker_healthcheck=30,
         # The app reads X-Forwarded-For itself, from CLAIMREVIEW_TRUSTED_PROXIES only.
         proxy_headers=False,
-        # Slow clients: idle keep-alive connections close; late headers get 408 from our
-        # protocol (uvicorn has no header timeout), a late body from app/request_limits.py.
+        # Slow clients: idle keep-alive connections close; late or oversized headers get 408 or
+        # 431 from our protocol (uvicorn has neither limit on httptools), a late body 408
+        # from app/request_limits.py.
         # The concurrency cap is the middleware's, which answers problem+json.
         timeout_keep_alive=settings.keepalive_timeout_seconds,
-        http=http_protocol.with_header_timeout(settings.header_timeout_seconds),
+        http=http_protocol.with_limits(
+            header_timeout=settings.header_timeout_seconds,
+            max_header_bytes=settings.max_header_bytes,
+        ),
         # No WebSocket routes: an Upgrade request is an ordinary request (answered 404 or as
         # its route says), not a handshake refused in uvicorn's plain text.
         ws="none",

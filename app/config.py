@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_query_params: int = Field(default=100, ge=1)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=32768, ge=1024)
     keepalive_timeout_seconds: int = Field(default=5, ge=1)
     max_concurrency: int = Field(default=1000, ge=1)
 

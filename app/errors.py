@@ -113,6 +113,10 @@ class Unprocessable(APIError):
     status, title, code = 422, "Unprocessable Content", "invalid-input"
 
 
+class RequestHeaderFieldsTooLarge(APIError):
+    status, title, code = 431, "Request Header Fields Too Large", "request-header-fields-too-large"
+
+
 class TooManyRequests(APIError):
     status, title, code = 429, "Too Many Requests", "too-many-requests"
 

@@ -1,9 +1,9 @@
 """What ``claimreview serve`` answers before the app sees a request, through raw sockets against
-one real ``claimreview serve`` process: the header deadline (slow loris), requests that are not
-HTTP, Upgrade requests, and the concurrency cap, all in problem+json.
+one real ``claimreview serve`` process: the header deadline (slow loris), the header size,
+requests that are not HTTP, Upgrade requests, and the concurrency cap, all in problem+json.
 
-The process allows one request in flight (``CLAIMREVIEW_MAX_CONCURRENCY=1``) and two seconds for
-a request's headers; the tests take turns on it and leave nothing in flight.
+The process allows one request in flight (``CLAIMREVIEW_MAX_CONCURRENCY=1``), 2.5 seconds and
+4 KB for a request's headers; the tests take turns on it and leave nothing in flight.
 """
 
 import json
@@ -21,6 +21,7 @@ from tests.served import Server, environment, eventually, serve
 
 # The loris below sends a byte a second: the deadline falls between two bytes, never on one.
 HEADER_TIMEOUT = 2.5
+MAX_HEADER_BYTES = 4096
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow-loris-test\r\n\r\n"
 
 
@@ -34,6 +35,7 @@ def server(
         DISPATCHER_ENABLED="false",
         HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
         KEEPALIVE_TIMEOUT_SECONDS="30",
+        MAX_HEADER_BYTES=str(MAX_HEADER_BYTES),
         MAX_CONCURRENCY="1",
     )
     running = serve(env, directory / "serve.log")
@@ -138,6 +140,51 @@ def test_the_deadline_runs_from_each_request_on_a_kept_alive_connection(server: 
 
     assert first.startswith(b"HTTP/1.1 200 ")
     assert second.startswith(b"HTTP/1.1 200 ")
+
+
+def test_headers_over_the_limit_get_431(server: Server) -> None:
+    with connect(server) as connection:
+        connection.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+            + b"X-Padding: "
+            + b"p" * MAX_HEADER_BYTES
+            + b"\r\n\r\n"
+        )
+        answer = read_until_closed(connection)
+
+    refused = problem(answer, 431)
+    assert refused["type"] == "urn:claimreview:problem:request-header-fields-too-large"
+    assert refused["limit"] == MAX_HEADER_BYTES
+
+
+def test_headers_that_never_end_are_refused_at_the_limit_not_the_deadline(server: Server) -> None:
+    with connect(server) as connection:
+        started = time.monotonic()
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        for number in range(MAX_HEADER_BYTES // 100 + 1):  # no blank line: the headers go on
+            connection.sendall(b"X-Line-%d: %s\r\n" % (number, b"x" * 90))
+        answer = read_until_closed(connection)
+        waited = time.monotonic() - started
+
+    assert problem(answer, 431)["limit"] == MAX_HEADER_BYTES
+    assert waited < HEADER_TIMEOUT
+
+
+def test_a_body_is_not_counted_as_headers(server: Server) -> None:
+    document = {"@context": "https://schema.org", "@type": "ClaimReview", "x": "y" * 40_000}
+    body = json.dumps(document).encode()
+    with connect(server) as connection:
+        # Headers and a body ten times the header limit, in one write.
+        connection.sendall(
+            b"POST /v1/validate HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/ld+json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        answer = read_response(connection)
+        connection.sendall(REQUEST)  # and the connection goes on
+        after = read_response(connection)
+
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert after.startswith(b"HTTP/1.1 200 ")
 
 
 def test_a_request_that_is_not_http_gets_400_problem_json(server: Server) -> None:
