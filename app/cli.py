@@ -22,7 +22,17 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session
 
-from app import accounts, crud, importer, metrics, migrate, query, syndication, validation
+from app import (
+    accounts,
+    crud,
+    http_protocol,
+    importer,
+    metrics,
+    migrate,
+    query,
+    syndication,
+    validation,
+)
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.heap import settled_heap
@@ -63,10 +73,18 @@ def serve(
         timeout_worker_healthcheck=30,
         # The app reads X-Forwarded-For itself, from CLAIMREVIEW_TRUSTED_PROXIES only.
         proxy_headers=False,
-        # Slow clients: idle keep-alive connections close; past the cap new ones get 503.
-        # (A slow body gets 408 from app/request_limits.py; uvicorn has no header timeout.)
+        # Slow clients: idle keep-alive connections close; late or oversized headers get 408 or
+        # 431 from our protocol (uvicorn has neither limit on httptools), a late body 408
+        # from app/request_limits.py.
+        # The concurrency cap is the middleware's, which answers problem+json.
         timeout_keep_alive=settings.keepalive_timeout_seconds,
-        limit_concurrency=settings.max_concurrency,
+        http=http_protocol.with_limits(
+            header_timeout=settings.header_timeout_seconds,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        # No WebSocket routes: an Upgrade request is an ordinary request (answered 404 or as
+        # its route says), not a handshake refused in uvicorn's plain text.
+        ws="none",
     )
 
 

@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body_timeout=settings.body_timeout_seconds,
         ),
         rates=rates,
+        max_concurrency=settings.max_concurrency,
         trusted_proxies=settings.trusted_proxies,
         docs_paths=frozenset(
             filter(None, (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
