@@ -30,9 +30,7 @@ ClaimReview nodes it holds and how many carry each of the three. This is the tab
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -43,14 +41,12 @@ from urllib.parse import urljoin
 
 import extruct
 import httpx
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import ADMIN_TOKEN, OUT, ROOT, log, service  # noqa: E402
+from benchlib import ADMIN_TOKEN, OUT, ROOT, fresh_database_at, log, service  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from app import validation  # noqa: E402
-from app.db import sqlalchemy_url  # noqa: E402
 
 PORT = 8794  # benchlib's 8791/8792, import_bench's 8793 and run.py's 8765 may be running
 PG_DATABASE = "claimreview_markup_corpus"
@@ -221,23 +217,9 @@ def _http_url(url: str, base: str | None) -> bool:
 
 def fresh_database(engine_name: str) -> str:
     """A new, migrated, empty database; its URL."""
-    if engine_name == "sqlite":
-        path = OUT / "markup-corpus.db"
-        for leftover in OUT.glob(f"{path.name}*"):
-            leftover.unlink()
-        url = f"sqlite:///{path}"
-    else:
-        admin = create_engine(sqlalchemy_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-        admin.dispose()
-        url = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-    # This checkout's migrations (the installed console script may belong to another checkout).
-    env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    upgrade = [sys.executable, "-c", "from app.cli import app; app()", "db", "upgrade"]
-    subprocess.run(upgrade, check=True, env=env, cwd=ROOT, capture_output=True)
-    return url
+    return fresh_database_at(
+        engine_name, sqlite_path=OUT / "markup-corpus.db", pg_database=PG_DATABASE
+    )
 
 
 def import_file(client: httpx.Client, path: Path, index: FileIndex) -> FileResult:
