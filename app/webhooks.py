@@ -242,7 +242,7 @@ def _live_subscriptions() -> Select[Webhook, str | None, str | None]:
 def get_webhook(*, session: Session, webhook_id: str) -> Subscription | None:
     """A live (not deleted) webhook and its owner's slugs."""
     row = session.execute(_live_subscriptions().where(Webhook.id == webhook_id)).first()
-    return Subscription(*row.tuple()) if row else None
+    return Subscription(*row) if row else None
 
 
 def list_webhooks(*, session: Session, owner: Owner | None) -> list[Subscription]:
@@ -252,7 +252,7 @@ def list_webhooks(*, session: Session, owner: Owner | None) -> list[Subscription
         query = query.where(
             _is(Webhook.publisher_id, owner.publisher_id), _is(Webhook.partner_id, owner.partner_id)
         )
-    return [Subscription(*row.tuple()) for row in session.execute(query)]
+    return [Subscription(*row) for row in session.execute(query)]
 
 
 def _is(column: Any, value: int | None) -> Any:
