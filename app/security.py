@@ -44,8 +44,14 @@ class Principal:
     def can(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @property
+    def own_publisher(self) -> int | None:
+        """The publisher whose reviews, drafts included, this caller reads and changes: its
+        key's, if the key reads reviews at all (a webhooks:manage-only key reads no draft)."""
+        return self.publisher_id if "reviews:read" in self.scopes else None
+
     def owns(self, publisher_id: int) -> bool:
-        return self.is_admin or self.publisher_id == publisher_id
+        return self.is_admin or self.own_publisher == publisher_id
 
     def holds(self, *, publisher_id: int | None, partner_id: int | None) -> bool:
         """Whether something owned by this publisher or partner (neither: the platform) is the
