@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.security import PARTNER_SCOPES
 from app.validation import Finding
 
 _LANGUAGE_TAG = re.compile(
@@ -343,22 +344,70 @@ class PublisherPublic(BaseModel):
     updated_at: str
 
 
+class PartnerIn(_Strict):
+    """A syndication partner: reads published reviews and subscribes to webhooks."""
+
+    slug: Slug
+    name: ShortText
+    url: Url
+
+
+class PartnerPublic(BaseModel):
+    slug: str
+    name: str
+    url: str
+    created_at: str
+    updated_at: str
+
+
 class KeyIn(_Strict):
     # The column is 200 characters: a longer name was a database error (500) on PostgreSQL.
     name: Text200
-    scopes: list[Literal["reviews:read", "reviews:write", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["reviews:read", "reviews:write", "webhooks:manage", "admin"]] = Field(
+        min_length=1
+    )
 
 
-class KeyPublic(BaseModel):
+def _partner_scope(scope: str) -> str:
+    if scope not in PARTNER_SCOPES:
+        raise ValueError(
+            f"'{scope[:64]}' is not a partner scope: a partner's key holds only "
+            f"{' and '.join(PARTNER_SCOPES)}"
+        )
+    return scope
+
+
+PartnerScope = Annotated[
+    str, AfterValidator(_partner_scope), Field(json_schema_extra={"enum": list(PARTNER_SCOPES)})
+]
+
+
+class PartnerKeyIn(_Strict):
+    name: Text200
+    scopes: list[PartnerScope] = Field(min_length=1)
+
+
+class _KeyFields(BaseModel):
     id: str
     name: str
-    publisher: str
     scopes: list[str]
     created_at: str
     revoked_at: str | None = None
 
 
+class KeyPublic(_KeyFields):
+    publisher: str
+
+
 class KeyCreated(KeyPublic):
+    key: str = Field(description="The secret: shown only in this response.")
+
+
+class PartnerKeyPublic(_KeyFields):
+    partner: str
+
+
+class PartnerKeyCreated(PartnerKeyPublic):
     key: str = Field(description="The secret: shown only in this response.")
 
 
