@@ -84,7 +84,7 @@ class Publisher(Base):
 
 class Partner(Base):
     """A syndication partner (aggregator, researcher, platform): it reads published reviews and
-    subscribes to webhooks, and publishes nothing (migration 0007)."""
+    subscribes to webhooks, and publishes nothing (migration 0008)."""
 
     __tablename__ = "partner"
 

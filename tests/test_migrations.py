@@ -87,9 +87,10 @@ def test_hosts_starting_together_migrate_once(empty_database: str) -> None:
 
 
 def test_partners_migration_keeps_what_publishers_own(empty_database: str) -> None:
-    """0007 copies ``api_key`` and ``webhook`` on SQLite: keys, webhooks and their deliveries
-    made before it stay as they were; afterwards the database holds every key to one owner and
-    every webhook to at most one; downgrading removes only what partners and the platform own."""
+    """The partners migration copies ``api_key`` and ``webhook`` on SQLite: keys, webhooks and
+    their deliveries made before it stay as they were; afterwards the database holds every key
+    to one owner and every webhook to at most one; downgrading removes only what partners and
+    the platform own."""
     # Found by file name: its revision id may change when it is linked after other migrations.
     [before] = [
         script
