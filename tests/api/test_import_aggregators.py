@@ -435,3 +435,31 @@ def test_a_new_publisher_is_named_after_the_organisation_not_a_journalist(
     made = new_publishers.for_review({"url": "https://factly.in/x", "author": author}, taken=set())
     assert made is not None
     assert (made.name, made.domains) == (name, ["factly.in"])
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_import_makes_the_publisher_of_an_author_given_by_reference(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    """The Yoast pattern: the author is an @id naming a node elsewhere in the graph. The
+    publisher is decided on the repaired node, in one process or (batches of one) in workers."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", batch_size)
+    reference = {"@id": "https://factly.in/#organization"}
+    reviews_of_the_page = [
+        {key: value for key, value in fact_check(url, reference, n).items() if key != "@context"}
+        for n, url in enumerate(["https://factly.in/1", "https://factly.in/2"])
+    ]
+    organisation = {
+        "@type": "Organization",
+        "@id": "https://factly.in/#organization",
+        "name": "Factly",
+        "url": "https://factly.in/",
+    }
+    page = {"@context": "https://schema.org", "@graph": [organisation, *reviews_of_the_page]}
+
+    report = post_import(client, page, ADMIN, **CREATE)
+
+    assert counts(report) == (2, 0, 0, 0)
+    assert report["publishers_created"] == [
+        {"slug": "factly", "name": "Factly", "url": "https://factly.in/", "domains": ["factly.in"]}
+    ]
