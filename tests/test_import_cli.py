@@ -1,6 +1,7 @@
 """``claimreview import`` and ``claimreview validate``, run as real processes."""
 
 import os
+import json
 import shutil
 import subprocess
 import sys
@@ -50,17 +51,23 @@ def test_import_a_directory_matches_authors_and_reports_invalid_items(
 ) -> None:
     make_publisher(client, **FCE)
     make_publisher(client, **VER)
-    shutil.copytree(FIXTURES, tmp_path / "site")
+    shutil.copytree(FIXTURES, tmp_path / "site", ignore=shutil.ignore_patterns("markup"))
     (tmp_path / "site" / "notes.txt").write_text("not markup, skipped")
+    no_claim = {
+        "@context": "https://schema.org",
+        "@type": "ClaimReview",
+        "url": "https://factcheck.example/2024/no-claim",
+        "reviewRating": {"@type": "Rating", "alternateName": "False"},
+    }
+    (tmp_path / "site" / "no-claim.json").write_text(json.dumps(no_claim))
 
     done = run("import", str(tmp_path / "site"), database_url=database_url)
 
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    microdata = str(tmp_path / "site" / "microdata-page.html")
-    assert f"{microdata} item 1: invalid" in lines
-    assert any("/microdata/1/claimreviewed  unknown-property" in line for line in lines)
-    assert "total: created 8, updated 2, unchanged 0, invalid 1" in lines
+    assert f"{tmp_path / 'site' / 'no-claim.json'} item 0: invalid" in lines
+    assert any("/claimReviewed  missing-claim" in line for line in lines)
+    assert "total: created 8, updated 3, unchanged 0, invalid 1" in lines, done.stdout
     assert published(client, "ver") == [
         "https://verifica.example/2024/05/autobuses",
         "https://verifica.example/2024/05/coches",
@@ -94,18 +101,28 @@ def test_import_refuses_unknown_publishers_and_unreadable_files(
 def test_validate_prints_findings_and_exits_by_severity(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonld"
     broken.write_text("{not json")
+    messy = tmp_path / "messy.html"
+    messy.write_text(
+        (FIXTURES / "microdata-page.html")
+        .read_text()
+        .replace('itemprop="claimreviewed"', 'itemprop="claimreviewed" data-x')
+        .replace('<span itemprop="claimreviewed" data-x>', '<span itemprop="colour">')
+    )
 
     valid = run("validate", str(FIXTURES / "rdfa-page.html"), str(FIXTURES / "claimreviews.ndjson"))
-    invalid = run("validate", str(FIXTURES / "microdata-page.html"))
-    google_only = run("validate", "--profile", "google", str(FIXTURES / "microdata-page.html"))
+    repaired = run("validate", str(FIXTURES / "microdata-page.html"))
+    invalid = run("validate", str(messy))
+    google_only = run("validate", "--profile", "google", str(messy))
     unreadable = run("validate", str(broken), str(FIXTURES / "microdata-page.html"))
     bad_profile = run("validate", "--profile", "bing", str(FIXTURES / "rdfa-page.html"))
 
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert f"{FIXTURES / 'rdfa-page.html'}: valid" in valid.stdout
-    assert invalid.returncode == 1
-    assert f"{FIXTURES / 'microdata-page.html'}: invalid (2 errors, 2 warnings)" in invalid.stdout
-    assert "/microdata/1/claimreviewed  unknown-property" in invalid.stdout
+    assert repaired.returncode == 0, repaired.stdout
+    assert "/microdata/1/claimreviewed  property-repaired" in repaired.stdout
+    assert invalid.returncode == 1, invalid.stdout
+    assert f"{messy}: invalid (1 error, " in invalid.stdout
+    assert "/microdata/1/claimReviewed  missing-claim" in invalid.stdout
     assert google_only.returncode == 1
     assert "unknown-property" not in google_only.stdout
     assert unreadable.returncode == 2
