@@ -1,7 +1,7 @@
 """``claimreview import`` and ``claimreview validate``, run as real processes."""
 
-import os
 import json
+import os
 import shutil
 import subprocess
 import sys
