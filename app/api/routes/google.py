@@ -602,6 +602,17 @@ def _read_token(
 # claims:search
 
 
+def _cutoff(max_age_days: int | None) -> str | None:
+    """The earliest publication date ``maxAgeDays`` lets through. Google takes any int32 there;
+    one that reaches back past the year 1, the first date there is, lets every review through."""
+    if not max_age_days:
+        return None
+    now = datetime.now(UTC)
+    if max_age_days > (now - datetime.min.replace(tzinfo=UTC)).days:
+        return None
+    return (now - timedelta(days=max_age_days)).isoformat()
+
+
 def _language(language_code: str | None) -> str | None:
     """Google ignores the region ("en-US" finds "en" and "en-GB"): so does this."""
     if not language_code:
@@ -691,9 +702,7 @@ async def search_claims(
     after, token = _read_token(
         page_token, scope=scope, relevance=search is not None, secret=settings.signing_key
     )
-    cutoff: str | None = token.get("c")
-    if not page_token and max_age_days:
-        cutoff = (datetime.now(UTC) - timedelta(days=max_age_days)).isoformat()
+    cutoff: str | None = token.get("c") if page_token else _cutoff(max_age_days)
     publisher_ids = (
         await run_in_threadpool(_publishers_on_site, request, site_name) if site_name else None
     )

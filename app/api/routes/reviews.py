@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -23,6 +23,7 @@ from app.api.deps import (
     visible_review,
 )
 from app.api.review_reads import StoredRead, serve_stored_review
+from app.bounds import INT4_MAX
 from app.config import Settings
 from app.errors import (
     Conflict,
@@ -485,7 +486,10 @@ def list_revisions(
     "/{review_id}/revisions/{version}", responses=openapi.responses(200, 401, 403, 404, 410)
 )
 def get_revision(
-    review_id: str, version: int, session: SessionDep, principal: ReaderDep
+    review_id: str,
+    version: Annotated[int, Path(ge=1, le=INT4_MAX, description="A version of the review.")],
+    session: SessionDep,
+    principal: ReaderDep,
 ) -> dict[str, Any]:
     """Get one version of a claim review: the full snapshot and the JSON-LD it produced."""
     review = _history_review(session, review_id, principal)
