@@ -58,6 +58,7 @@ EXAMPLES = int(os.environ.get("CLAIMREVIEW_FUZZ_EXAMPLES", "5"))
 SEEDS = (20240601, 16)
 RANDOM_SEED = int(os.environ.get("CLAIMREVIEW_FUZZ_SEED") or secrets.randbits(32))
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+PHASES = ("examples", "coverage", "fuzzing")
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -187,17 +188,22 @@ def point_at_seeded_objects(case: Case, ids: dict[str, list[Any]]) -> None:
             case.path_parameters[name] = seeded[pick]  # type: ignore[index]
 
 
+def count(case: Case, generated: Counter[tuple[str, str]]) -> None:
+    assert case.meta is not None
+    generated[case.operation.label, case.meta.phase.name.value] += 1
+
+
 @pytest.fixture(scope="module")
 def generated() -> Iterator[Counter[tuple[str, str]]]:
-    """Cases sent per (operation, phase); at the end, proof that boundary values were sent."""
+    """Cases sent per (operation, phase), both callers together; at the end, proof that
+    boundary values were sent."""
     counts: Counter[tuple[str, str]] = Counter()
     yield counts
     operations = {label for label, _ in counts}
     assert all(counts[label, "coverage"] for label in operations), counts
     for label in sorted(operations):
-        print(
-            f"{label}: {counts[label, 'examples']} examples, {counts[label, 'coverage']} coverage"
-        )
+        sent = ", ".join(f"{counts[label, phase]} {phase}" for phase in PHASES)
+        print(f"{label}: {sent}")
 
 
 @schema_for(seed=SEEDS[0], phases=BOUNDARIES).parametrize()
@@ -205,8 +211,7 @@ def generated() -> Iterator[Counter[tuple[str, str]]]:
 def test_operation_holds_at_its_boundaries(
     case: Case, target: Target, generated: Counter[tuple[str, str]]
 ) -> None:
-    assert case.meta is not None
-    generated[case.operation.label, case.meta.phase.name.value] += 1
+    count(case, generated)
     point_at_seeded_objects(case, target.ids)
     case.call_and_validate(base_url=target.base_url, headers=target.headers)
 
@@ -216,7 +221,8 @@ def fuzzing_with(seed: int) -> Callable[..., None]:
 
     @schema_for(seed=seed, phases=FUZZING).parametrize()
     @SETTINGS
-    def fuzz(case: Case, target: Target) -> None:
+    def fuzz(case: Case, target: Target, generated: Counter[tuple[str, str]]) -> None:
+        count(case, generated)
         point_at_seeded_objects(case, target.ids)
         try:
             case.call_and_validate(base_url=target.base_url, headers=target.headers)
