@@ -24,6 +24,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"
 
 # `claimreview serve` migrates first (once, before any worker starts), then runs uvicorn with the
-# CLAIMREVIEW_* limits and timeouts (keep-alive, concurrency, trusted proxies); it also empties
-# the workers' shared metrics directory (PROMETHEUS_MULTIPROC_DIR).
+# CLAIMREVIEW_* limits and timeouts (keep-alive, header deadline and size, trusted proxies); it
+# also empties the workers' shared metrics directory (PROMETHEUS_MULTIPROC_DIR).
 CMD ["sh", "-c", "exec claimreview serve --host 0.0.0.0 --port 8000 --workers ${CLAIMREVIEW_WORKERS}"]

@@ -1,10 +1,11 @@
-"""Publishers and API keys as new rows, the same whether made over HTTP or from the CLI."""
+"""Publishers, partners and API keys as new rows, the same whether made over HTTP or from the
+CLI."""
 
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from app.models import ApiKey, Publisher
-from app.native import KeyIn, PublisherIn
+from app.models import ApiKey, Partner, Publisher
+from app.native import KeyIn, PartnerIn, PartnerKeyIn, PublisherIn
 from app.security import new_key
 
 
@@ -23,18 +24,33 @@ def new_publisher(incoming: PublisherIn) -> Publisher:
         logo=incoming.logo,
         same_as=incoming.same_as,
         language=incoming.language,
+        time_zone=incoming.time_zone,
         domains=incoming.domains or default_domains(incoming.url),
         created_at=now,
         updated_at=now,
     )
 
 
-def new_api_key(*, publisher_id: int, incoming: KeyIn) -> tuple[ApiKey, str]:
-    """The key row and the full key, which is shown once and never stored."""
+def new_partner(incoming: PartnerIn) -> Partner:
+    now = datetime.now(UTC)
+    return Partner(
+        slug=incoming.slug, name=incoming.name, url=incoming.url, created_at=now, updated_at=now
+    )
+
+
+def new_api_key(
+    *,
+    incoming: KeyIn | PartnerKeyIn,
+    publisher_id: int | None = None,
+    partner_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """The key row of a publisher or a partner (the table's check refuses both or neither) and
+    the full key, which is shown once and never stored."""
     key_id, secret_hash, full_key = new_key()
     key = ApiKey(
         id=key_id,
         publisher_id=publisher_id,
+        partner_id=partner_id,
         name=incoming.name,
         scopes=sorted(set(incoming.scopes)),
         secret_hash=secret_hash,

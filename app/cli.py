@@ -22,11 +22,21 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session
 
-from app import accounts, crud, importer, metrics, migrate, query, syndication, validation
+from app import (
+    accounts,
+    crud,
+    http_protocol,
+    importer,
+    metrics,
+    migrate,
+    query,
+    syndication,
+    validation,
+)
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.heap import settled_heap
-from app.native import KeyIn, PublisherIn, normalise_date, normalise_language
+from app.native import KeyIn, PublisherIn, check_http_url, normalise_date, normalise_language
 from app.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
@@ -63,10 +73,18 @@ def serve(
         timeout_worker_healthcheck=30,
         # The app reads X-Forwarded-For itself, from CLAIMREVIEW_TRUSTED_PROXIES only.
         proxy_headers=False,
-        # Slow clients: idle keep-alive connections close; past the cap new ones get 503.
-        # (A slow body gets 408 from app/request_limits.py; uvicorn has no header timeout.)
+        # Slow clients: idle keep-alive connections close; late or oversized headers get 408 or
+        # 431 from our protocol (uvicorn has neither limit on httptools), a late body 408
+        # from app/request_limits.py.
+        # The concurrency cap is the middleware's, which answers problem+json.
         timeout_keep_alive=settings.keepalive_timeout_seconds,
-        limit_concurrency=settings.max_concurrency,
+        http=http_protocol.with_limits(
+            header_timeout=settings.header_timeout_seconds,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        # No WebSocket routes: an Upgrade request is an ordinary request (answered 404 or as
+        # its route says), not a handshake refused in uvicorn's plain text.
+        ws="none",
     )
 
 
@@ -89,9 +107,19 @@ def publisher_add(
     url: Annotated[str, typer.Option(help="Home page URL.")],
     domain: Annotated[list[str] | None, typer.Option(help="Article domain (repeatable).")] = None,
     language: Annotated[str | None, typer.Option(help="Default BCP 47 language.")] = None,
+    time_zone: Annotated[
+        str | None, typer.Option(help="IANA time zone of its markup's dates (Europe/Paris).")
+    ] = None,
 ) -> None:
     """Create a publisher."""
-    fields = {"slug": slug, "name": name, "url": url, "domains": domain or [], "language": language}
+    fields = {
+        "slug": slug,
+        "name": name,
+        "url": url,
+        "domains": domain or [],
+        "language": language,
+        "time_zone": time_zone,
+    }
     incoming = _validated(PublisherIn, fields)
     with _session() as session:
         if crud.get_publisher(session=session, slug=slug):
@@ -209,6 +237,25 @@ def _session() -> Iterator[Session]:
 # Import and validation
 
 
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_http_url(value.strip())
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        callback=_http_url,
+        help="Where the markup was published: relative URLs in it resolve against this "
+        "(for HTML it wins over the page's <base href> and canonical link).",
+    ),
+]
+
+
 @app.command("import")
 def import_files(
     paths: Annotated[
@@ -225,6 +272,7 @@ def import_files(
         int,
         typer.Option(min=1, help="Processes that check and render (default: one per CPU)."),
     ] = os.cpu_count() or 1,
+    base_url: BaseUrl = None,
 ) -> None:
     """Import ClaimReview markup (NDJSON, JSON-LD, DataFeeds, HTML pages) as published reviews.
 
@@ -243,7 +291,7 @@ def import_files(
             done = 0
             for path in files:
                 progress.update(task, description=f"importing {path.name}", completed=done)
-                reading = _Reading(path)
+                reading = _Reading(path, page_url=base_url)
                 report = importer.Report()
                 try:
                     importer.upsert(
@@ -292,6 +340,7 @@ def validate_files(
     profile: Annotated[
         str | None, typer.Option(help="google or schemaorg; both when omitted.")
     ] = None,
+    base_url: BaseUrl = None,
 ) -> None:
     """Check ClaimReview markup in files and print the findings.
 
@@ -304,7 +353,9 @@ def validate_files(
     for path in _input_files(paths):
         try:
             payload = path.read_bytes()
-            findings = importer.check(payload, kind=_file_kind(path, payload), profiles=profiles)
+            findings = importer.check(
+                payload, kind=_file_kind(path, payload), profiles=profiles, page_url=base_url
+            )
         except (OSError, ValueError) as error:
             unreadable = True
             typer.echo(f"{path}: unreadable: {error}")
@@ -350,8 +401,9 @@ def _file_kind(path: Path, head: bytes) -> importer.Kind:
 class _Reading:
     """A file's JSON-LD documents, read lazily (NDJSON line by line) and counting the bytes read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, page_url: str | None) -> None:
         self.path = path
+        self.page_url = page_url
         self.consumed = 0
 
     def sources(self) -> Iterator[importer.Source]:
@@ -364,7 +416,7 @@ class _Reading:
             else:
                 payload = file.read()
                 self.consumed = len(payload)
-                yield from importer.sources(payload, kind)
+                yield from importer.sources(payload, kind, page_url=self.page_url)
 
     def reporter(self, progress: Progress, task: TaskID, *, start: int) -> Callable[[int], None]:
         """Moves the bar to the bytes read so far after each batch."""

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     dispatcher_enabled: bool = True
     # How often each process folds new reviews into the facet totals (app/facet_counts.py).
     facet_fold_interval_seconds: float = Field(default=5.0, gt=0)
-    # Limits (app/rate_limits.py, app/request_limits.py) and uvicorn's slow-client timeouts.
+    # Limits (app/rate_limits.py, app/request_limits.py, app/http_protocol.py) and
+    # uvicorn's keep-alive timeout.
     rate_limit_enabled: bool = True
     rate_limit_ip_per_second: float = Field(default=100.0, gt=0)
     rate_limit_ip_burst: int = Field(default=1000, ge=1)
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     max_query_bytes: int = Field(default=8192, ge=256)
     max_query_params: int = Field(default=100, ge=1)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=32768, ge=1024)
     keepalive_timeout_seconds: int = Field(default=5, ge=1)
     max_concurrency: int = Field(default=1000, ge=1)
 

@@ -17,6 +17,7 @@ from app.models import (
     ClaimReview,
     IdempotencyRecord,
     OutboxEvent,
+    Partner,
     Publisher,
     ReviewRevision,
     ReviewTag,
@@ -37,6 +38,18 @@ def list_publishers(*, session: Session) -> Sequence[Publisher]:
     return session.scalars(select(Publisher).order_by(Publisher.slug)).all()
 
 
+def get_partner(*, session: Session, slug: str) -> Partner | None:
+    return session.scalar(select(Partner).where(Partner.slug == slug))
+
+
+def get_partner_by_id(*, session: Session, partner_id: int) -> Partner | None:
+    return session.get(Partner, partner_id)
+
+
+def list_partners(*, session: Session) -> Sequence[Partner]:
+    return session.scalars(select(Partner).order_by(Partner.slug)).all()
+
+
 def add(*, session: Session, row: object) -> None:
     session.add(row)
     session.flush()
@@ -49,9 +62,16 @@ def get_key(*, session: Session, key_id: str) -> ApiKey | None:
     return session.get(ApiKey, key_id)
 
 
-def list_keys(*, session: Session, publisher_id: int) -> Sequence[ApiKey]:
-    query = select(ApiKey).where(ApiKey.publisher_id == publisher_id).order_by(ApiKey.created_at)
-    return session.scalars(query).all()
+def list_keys(
+    *, session: Session, publisher_id: int | None = None, partner_id: int | None = None
+) -> Sequence[ApiKey]:
+    """One publisher's keys, or one partner's."""
+    owner = (
+        ApiKey.partner_id == partner_id
+        if publisher_id is None
+        else ApiKey.publisher_id == publisher_id
+    )
+    return session.scalars(select(ApiKey).where(owner).order_by(ApiKey.created_at)).all()
 
 
 # Reviews
@@ -119,7 +139,8 @@ class JsonText(str):
 class _JsonAsText(UserDefinedType[Any]):
     """A JSON column bound as text: ``JsonText`` as it is, anything else encoded the way the
     JSON type does (``json.dumps``, on SQLite and by psycopg alike), so the stored text is the
-    same. PostgreSQL casts the text, sent untyped, to the column's ``json``."""
+    same. PostgreSQL casts the text, sent untyped, to the column's ``json``. ``None`` is SQL
+    NULL, as the ORM writes it for the nullable column (``none_as_null``)."""
 
     cache_ok = True
 
@@ -130,8 +151,10 @@ class _JsonAsText(UserDefinedType[Any]):
         return _json_text
 
 
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, JsonText) else json.dumps(value)
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return json.dumps(value)
 
 
 @cache

@@ -113,8 +113,16 @@ class Unprocessable(APIError):
     status, title, code = 422, "Unprocessable Content", "invalid-input"
 
 
+class RequestHeaderFieldsTooLarge(APIError):
+    status, title, code = 431, "Request Header Fields Too Large", "request-header-fields-too-large"
+
+
 class TooManyRequests(APIError):
     status, title, code = 429, "Too Many Requests", "too-many-requests"
+
+
+class ServiceUnavailable(APIError):
+    status, title, code = 503, "Service Unavailable", "service-unavailable"
 
 
 def problem_body(

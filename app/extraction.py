@@ -47,16 +47,26 @@ class Block:
     problem: str | None = None
 
 
-def extract(page: bytes | str) -> list[Block]:
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """A page's blocks, the address its relative URLs resolve against, and its ``lang``."""
+
+    blocks: list[Block]
+    url: str | None
+    language: str | None
+
+
+def extract(page: bytes | str, *, page_url: str | None = None) -> Extracted:
     """Every JSON-LD script, top-level microdata item and RDFa subject tree of an HTML page.
 
-    Raises ValueError when the bytes are not an HTML document at all.
+    ``page_url`` is where the page lives, when the caller knows; else its ``<base href>`` or
+    canonical link. Raises ValueError when the bytes are not an HTML document at all.
     """
     try:
         tree = parse_xmldom_html(page, encoding="UTF-8")
     except (lxml.etree.ParserError, ValueError) as error:
         raise ValueError(f"not an HTML document ({error})") from None
-    base_url = _base_url(tree)
+    base_url = page_url or _base_url(tree)
     blocks = _json_ld(tree)
     for syntax, read in (("microdata", _microdata), ("rdfa", _rdfa)):
         try:
@@ -65,7 +75,7 @@ def extract(page: bytes | str) -> list[Block]:
             blocks.append(Block(f"/{syntax}", None, f"The {syntax} could not be read: {error}"))
             continue
         blocks.extend(Block(f"/{syntax}/{index}", data) for index, data in enumerate(found))
-    return blocks
+    return Extracted(blocks, base_url, _language(tree))
 
 
 def _base_url(tree: Any) -> str | None:
@@ -74,6 +84,13 @@ def _base_url(tree: Any) -> str | None:
             href = str(href).strip()
             if urlsplit(href).scheme in ("http", "https"):
                 return href
+    return None
+
+
+def _language(tree: Any) -> str | None:
+    for lang in tree.xpath("/html/@lang | /html/@xml:lang"):
+        if str(lang).strip():
+            return str(lang).strip()
     return None
 
 

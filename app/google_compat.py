@@ -43,9 +43,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from app import normalise
 from app.errors import BadRequest
 from app.native import check_http_url, prune
-from app.reviews import article_url
+from app.reviews import article_url, markup_source
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_MARKUPS = 100
@@ -53,7 +54,16 @@ _PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Native fields with no counterpart in Google's markup: an update through Google's shape keeps them.
-_KEPT_FIELDS = ("external_id", "headline", "language", "authors", "image", "tags", "corrections")
+_KEPT_FIELDS = (
+    "external_id",
+    "headline",
+    "language",
+    "language_source",
+    "authors",
+    "image",
+    "tags",
+    "corrections",
+)
 
 
 # Google's shapes (request bodies and, for the OpenAPI document, responses)
@@ -267,6 +277,18 @@ def resolve_page_url(page: GoogleClaimReviewMarkupPage) -> str:
         ) from None
 
 
+def page_source(
+    data: dict[str, Any], *, page_url: str, markup: int, media_type: str
+) -> dict[str, Any]:
+    """What the revision of the review made from markup number ``markup`` keeps of the page
+    (``reviews.markup_source``): the page as sent with only that markup in its list, and where
+    the markup sat. Keeping the whole page with each of its reviews would store a page of a
+    hundred markups a hundred times over."""
+    key = "claim_review_markups" if "claim_review_markups" in data else "claimReviewMarkups"
+    node = {**data, key: [data[key][markup]]}
+    return markup_source(node, media_type=media_type, page_url=page_url, pointer=f"/{key}/{markup}")
+
+
 def markup_urls(page: GoogleClaimReviewMarkupPage, page_url: str) -> list[str]:
     """Each markup's URL: its own, which may only add an ``#anchor`` to the page's, or pageUrl."""
     default = page.page_url.strip() if page.page_url else page_url
@@ -297,24 +319,28 @@ def to_document(
     publish_date: str | None,
     previous: dict[str, Any] | None = None,
     language: str | None = None,
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """The native input (``ReviewIn``) for one markup, published.
 
     ``previous`` is the stored document of the review this markup replaces: what Google's
-    shape cannot carry is kept from it. ``language`` is used for a new review only.
+    shape cannot carry is kept from it. A new review is in the publisher's ``language``, else
+    in the language detected from its claim (Google's markup names none). Dates are read as
+    the normaliser reads markup's (``2020-06-23 20:02`` in the publisher's ``time_zone``).
     """
     before = previous or {}
     document: dict[str, Any] = {key: before[key] for key in _KEPT_FIELDS if key in before}
-    if previous is None and language:
-        document["language"] = language
     document.update(
         status="published",
         url=url,
         claim_reviewed=markup.claim_reviewed,
-        date_published=publish_date,
+        date_published=normalise.hand_written_date(publish_date),
         rating=_rating(markup.rating, before.get("rating") or {}),
         claim=_claim(markup, before.get("claim") or {}),
     )
+    if previous is None:
+        normalise.fill_language(document, pointer="", publisher=language)
+    normalise.localise(document, time_zone)
     return prune(document)
 
 
@@ -352,7 +378,7 @@ def _claim(markup: GoogleClaimReviewMarkup, before: dict[str, Any]) -> dict[str,
         first = first_before if not first_before.get("url") else None
     return {
         "author": _claimant(markup.claim_author, before.get("author") or {}),
-        "date": markup.claim_date,
+        "date": normalise.hand_written_date(markup.claim_date),
         "appearances": appearances,
         "first_appearance": first,
         "location": markup.claim_location,

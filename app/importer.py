@@ -21,7 +21,9 @@ script that is not JSON takes an index too and is reported ``invalid``.
 
 Each ClaimReview is checked with both profiles of ``validation`` (``url`` on the publisher's
 domains), mapped to a native review by ``claimreview_reader`` and upserted, published, by
-``reviews.create`` / ``reviews.replace``. The upsert key is (publisher, external_id):
+``reviews.create`` / ``reviews.replace``; the revision each write makes keeps the node as it
+was in the input, its pointer and the input's media type (``Item.source``). The upsert key is
+(publisher, external_id):
 
     1. ``@id`` is one of this service's review IRIs (``{base_url}/v1/claim-reviews/{id}``) naming
        a review of the same publisher: that review (it keeps its own external_id);
@@ -65,7 +67,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -73,11 +75,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app import claimreview_reader, crud, extraction, jsonld, reviews, validation
+from app import claimreview_reader, crud, extraction, jsonld, normalise, reviews, validation
 from app.errors import Unprocessable, json_pointer
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
-from app.native import ReviewIn
+from app.native import ReviewIn, prune
 from app.validation import Finding
 
 Kind = Literal["json", "ndjson", "html"]
@@ -88,6 +90,7 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_NDJSON = "application/x-ndjson"
 FILE_KINDS: dict[str, Kind] = {
     ".ndjson": "ndjson",
     ".jsonl": "ndjson",
@@ -97,9 +100,10 @@ FILE_KINDS: dict[str, Kind] = {
     ".htm": "html",
 }
 _MAX_DEPTH = 64
+_MAX_REFERENCES = 64
+Location = tuple[str | int, ...]
 _MAX_EXTERNAL_ID = 200
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
-_SCHEMA_PREFIXES = ("https://schema.org/", "http://schema.org/", "schema:")
 
 
 # Reading the input
@@ -117,26 +121,45 @@ def kind_of(media_type: str, payload: bytes) -> Kind:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """The HTML page documents came from: its address (the caller's ``page_url``, else its
+    ``<base href>`` or canonical link), against which relative URLs resolve, and its ``lang``."""
+
+    url: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
-    """One JSON-LD document of the input: ``data`` is None when it could not be read."""
+    """One JSON-LD document of the input: ``data`` is None when it could not be read.
+
+    The documents of one HTML page share their ``page``: a ClaimReview in one script may refer
+    (``{"@id": ...}``) to a node in another. ``media_type`` is the input's, which the revisions
+    written from it keep."""
 
     pointer: str
     data: Any
     problem: str | None = None
+    page: Page | None = None
+    media_type: str = "application/ld+json"
 
 
-def sources(payload: bytes, kind: Kind) -> Iterator[Source]:
-    """The JSON-LD documents of an input. ValueError when it is not JSON (or HTML) at all."""
+def sources(payload: bytes, kind: Kind, *, page_url: str | None = None) -> Iterator[Source]:
+    """The JSON-LD documents of an input. ValueError when it is not JSON (or HTML) at all.
+
+    ``page_url`` is where the input was published: relative URLs in it resolve against it."""
     if kind == "json":
         try:
-            yield Source("", orjson.loads(payload))
+            yield Source("", orjson.loads(payload), page=Page(page_url) if page_url else None)
         except orjson.JSONDecodeError as error:
             raise ValueError(f"not valid JSON: {error}") from None
     elif kind == "ndjson":
         yield from ndjson_sources(payload.splitlines())
     else:
-        for block in extraction.extract(payload):
-            yield Source(block.pointer, block.data, block.problem)
+        extracted = extraction.extract(payload, page_url=page_url)
+        page = Page(extracted.url, extracted.language)
+        for block in extracted.blocks:
+            yield Source(block.pointer, block.data, block.problem, page, "text/html")
 
 
 def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[Source]:
@@ -144,26 +167,40 @@ def ndjson_sources(lines: Iterable[bytes], *, first_line: int = 0) -> Iterator[S
         if not line.strip():
             continue
         try:
-            yield Source(f"/{number}", orjson.loads(line))
+            yield Source(f"/{number}", orjson.loads(line), media_type=_NDJSON)
         except orjson.JSONDecodeError as error:
-            yield Source(f"/{number}", None, f"Line {number + 1} is not valid JSON: {error}")
+            problem = f"Line {number + 1} is not valid JSON: {error}"
+            yield Source(f"/{number}", None, problem, media_type=_NDJSON)
 
 
 def check(
-    payload: bytes, *, kind: Kind, profiles: Iterable[str] = validation.PROFILES
+    payload: bytes,
+    *,
+    kind: Kind,
+    profiles: Iterable[str] = validation.PROFILES,
+    page_url: str | None = None,
 ) -> list[Finding]:
-    """Validate every document of an input; finding paths point into the input as a whole."""
+    """What an import of the input would find: the repairs and what refuses each ClaimReview
+    (no publisher is matched). A document without a ClaimReview is validated as it is.
+    Finding paths point into the input as a whole."""
     selected = tuple(profiles)
     shape = "schemaorg" if "schemaorg" in selected else "google"
     findings: list[Finding] = []
     seen = False
-    for source in sources(payload, kind):
+    for group in _pages(sources(payload, kind, page_url=page_url)):
         seen = True
-        if source.data is None:
-            findings.append(_unreadable(source, shape))
+        items = list(claim_reviews(group))
+        if any(item.node is not None for item in items):
+            for item in items:
+                assessed = assess(item, profiles=selected, fill_language=False)
+                findings.extend(assessed.findings)
             continue
-        found = validation.validate(source.data, profiles=selected)
-        findings.extend(_moved(finding, source.pointer) for finding in found)
+        for source in group:
+            if source.data is None:
+                findings.append(_unreadable(source, shape))
+                continue
+            found = validation.validate(source.data, profiles=selected)
+            findings.extend(_moved(finding, source.pointer) for finding in found)
     if kind == "html" and not seen:
         findings.append(
             Finding(
@@ -198,31 +235,133 @@ class Item:
     problem: Finding | None = None
     # Where the @context the node inherited sits, when it has none of its own.
     context_pointer: str | None = None
+    # The nodes of the same document (or page) the ClaimReview refers to by @id: their
+    # pointer and content, keyed by the @id as written and as resolved against the page.
+    references: dict[str, tuple[str, Any]] | None = None
+    page: Page | None = None
+    media_type: str = "application/ld+json"
+
+    @property
+    def source(self) -> dict[str, Any] | None:
+        """What the revisions written from it keep (``reviews.markup_source``): the node as it
+        arrived, without the @context it inherited and with the nodes it refers to written
+        into it, where it sat in the input, and the page it came from."""
+        if self.node is None:
+            return None
+        node = self.node
+        if self.context_pointer is not None:
+            node = {key: value for key, value in node.items() if key != "@context"}
+        if self.references:
+            node = normalise.inline(node, self.references)
+        return reviews.markup_source(
+            node,
+            media_type=self.media_type,
+            pointer=self.pointer,
+            page_url=self.page.url if self.page else None,
+        )
 
 
 def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Iterator[Item]:
     index = first_index
+    for group in _pages(documents):
+        identified: dict[str, tuple[str, Any]] | None = None
+        for source in group:
+            if source.data is None:
+                yield Item(index, source.pointer, None, _unreadable(source, "schemaorg"))
+                index += 1
+                continue
+            for path, node, context in _walk(source.data, (), None, 0):
+                pointer = source.pointer + json_pointer(path)
+                wanted = normalise.reference_ids(node)
+                references = None
+                if wanted:
+                    if identified is None:
+                        identified = _identified(group)
+                    page_url = source.page.url if source.page else None
+                    references = _referred(wanted, identified, page_url)
+                if "@context" in node or context is None:
+                    yield Item(
+                        index,
+                        pointer,
+                        node,
+                        references=references,
+                        page=source.page,
+                        media_type=source.media_type,
+                    )
+                else:
+                    value, context_path = context
+                    yield Item(
+                        index,
+                        pointer,
+                        {"@context": value, **node},
+                        context_pointer=source.pointer + json_pointer(context_path),
+                        references=references,
+                        page=source.page,
+                        media_type=source.media_type,
+                    )
+                index += 1
+
+
+def _pages(documents: Iterable[Source]) -> Iterator[list[Source]]:
+    """The documents one at a time, except an HTML page's, which come together."""
+    group: list[Source] = []
     for source in documents:
-        if source.data is None:
-            yield Item(index, source.pointer, None, _unreadable(source, "schemaorg"))
-            index += 1
+        if group and (source.page is None or source.page is not group[0].page):
+            yield group
+            group = []
+        group.append(source)
+    if group:
+        yield group
+
+
+def _identified(group: list[Source]) -> dict[str, tuple[str, Any]]:
+    """Every node of the documents that has an @id and says more than it: by that @id."""
+    found: dict[str, tuple[str, Any]] = {}
+    for source in group:
+        page_url = source.page.url if source.page else None
+        for path, node in _nodes(source.data, (), 0):
+            reference = node["@id"].strip()
+            entry = (source.pointer + json_pointer(path), node)
+            found.setdefault(reference, entry)
+            if page_url:
+                found.setdefault(urljoin(page_url, reference), entry)
+    return found
+
+
+def _nodes(value: Any, path: Location, depth: int) -> Iterator[tuple[Location, dict[str, Any]]]:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        if isinstance(value.get("@id"), str) and value.keys() - {"@id", "@type"}:
+            yield path, value
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                yield from _nodes(item, (*path, key), depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                yield from _nodes(item, (*path, index), depth + 1)
+
+
+def _referred(
+    wanted: set[str], identified: dict[str, tuple[str, Any]], page_url: str | None
+) -> dict[str, tuple[str, Any]] | None:
+    """The nodes ``wanted`` names (as written, or resolved against the page), and the nodes
+    those refer to in turn: by the @id as the references write it."""
+    found: dict[str, tuple[str, Any]] = {}
+    todo = list(wanted)
+    while todo and len(found) < _MAX_REFERENCES:
+        reference = todo.pop()
+        if reference in found:
             continue
-        for path, node, context in _walk(source.data, (), None, 0):
-            pointer = source.pointer + json_pointer(path)
-            if "@context" in node or context is None:
-                yield Item(index, pointer, node)
-            else:
-                value, context_path = context
-                yield Item(
-                    index,
-                    pointer,
-                    {"@context": value, **node},
-                    context_pointer=source.pointer + json_pointer(context_path),
-                )
-            index += 1
-
-
-Location = tuple[str | int, ...]
+        entry = identified.get(reference)
+        if entry is None and page_url:
+            entry = identified.get(urljoin(page_url, reference))
+        if entry is None:
+            continue
+        found[reference] = entry
+        todo.extend(normalise.reference_ids(entry[1]) - found.keys())
+    return found or None
 
 
 def _walk(
@@ -235,7 +374,7 @@ def _walk(
             if isinstance(item, dict | list):
                 yield from _walk(item, (*path, index), context, depth + 1)
     elif isinstance(value, dict):
-        if "ClaimReview" in _type_names(value.get("@type")):
+        if normalise.is_claim_review(value):
             yield path, value, context
             return
         if "@context" in value:
@@ -243,18 +382,6 @@ def _walk(
         for key, item in value.items():
             if key != "@context" and isinstance(item, dict | list):
                 yield from _walk(item, (*path, key), context, depth + 1)
-
-
-def _type_names(raw: Any) -> list[str]:
-    names = []
-    for name in raw if isinstance(raw, list) else [raw]:
-        if isinstance(name, str):
-            for prefix in _SCHEMA_PREFIXES:
-                if name.startswith(prefix):
-                    name = name[len(prefix) :]
-                    break
-            names.append(name)
-    return names
 
 
 # Whose review it is
@@ -524,6 +651,8 @@ def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
         document = crud.JsonText.of(rows.review["document"])
         rows.review["document"] = rows.revision["document"] = document
         rows.review["findings"] = crud.JsonText.of(rows.review["findings"])
+        if rows.revision["source"] is not None:
+            rows.revision["source"] = crud.JsonText.of(rows.revision["source"])
     refused_rows = None if refused is None else [_finding_row(finding) for finding in refused]
     return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
 
@@ -554,7 +683,11 @@ def _render(
     """A new review's rows, or the errors for which ``reviews.render`` refused it."""
     try:
         rows = reviews.new_review(
-            publisher=publisher, incoming=incoming, actor=actor, base_url=base_url
+            publisher=publisher,
+            incoming=incoming,
+            actor=actor,
+            base_url=base_url,
+            source=item.source,
         )
     except Unprocessable as error:
         return None, _render_findings(error, item)
@@ -565,33 +698,152 @@ def _prepare(item: Item, *, publishers: Publishers, base_url: str) -> _Prepared:
     """Everything that needs no database: the publisher, the checks, the native review, the key."""
     if item.node is None:
         return _Prepared(item, [item.problem] if item.problem else [])
-    publisher = publishers.choose(item.node)
+    repaired = _repaired(item)
+    if repaired.node is None:
+        return _Prepared(item, repaired.findings)
+    publisher = publishers.choose(repaired.node)
     if publisher is None:
-        return _Prepared(item, [_unknown_publisher(item)])
-    return _checked(item, publisher, base_url)
+        return _Prepared(item, [*repaired.findings, _unknown_publisher(item)])
+    return _checked(item, repaired, publisher, base_url)
 
 
-def _checked(item: Item, publisher: Publisher, base_url: str) -> _Prepared:
+def _checked(
+    item: Item, repaired: normalise.Normalised, publisher: Publisher, base_url: str
+) -> _Prepared:
     """An item of ``publisher``: its findings, and its native review and key when valid."""
-    node = item.node
-    assert node is not None
-    findings = [
-        _relocated(finding, item)
-        for finding in validation.validate(node, publisher_domains=publisher.domains)
-    ]
+    assessed = assess(
+        item,
+        repaired=repaired,
+        domains=publisher.domains,
+        language=publisher.language,
+        time_zone=publisher.time_zone,
+    )
+    if assessed.incoming is None:
+        return _Prepared(item, assessed.findings, publisher)
+    assert repaired.node is not None
+    key, review_id = _identity(repaired.node, assessed.incoming, base_url)
+    return _Prepared(item, assessed.findings, publisher, assessed.incoming, key, review_id)
+
+
+@dataclass(slots=True)
+class Assessed:
+    """What a ClaimReview of the input becomes: its native review (None when refused), and
+    the findings that say what was repaired and what refused it."""
+
+    incoming: ReviewIn | None
+    findings: list[Finding]
+
+
+# The validator's errors that still refuse a repaired ClaimReview: it has no claim, article URL
+# on the publisher's domains or rating label. Its other errors are warnings on input (vendor
+# properties, values of the wrong type that the native model then drops): what the service
+# emits is validated again, strictly, when the review is rendered.
+_REFUSING = frozenset({"missing-required", "invalid-rating", "invalid-url", "url-off-domain"})
+# Native fields without which there is no review: a value of theirs that cannot be stored
+# refuses the item; any other is dropped with a warning.
+_REQUIRED = frozenset({"url", "claim_reviewed"})
+_MAX_DROPPED = 20
+
+
+def assess(
+    item: Item,
+    *,
+    repaired: normalise.Normalised | None = None,
+    profiles: Sequence[str] = validation.PROFILES,
+    domains: Sequence[str] | None = None,
+    language: str | None = None,
+    time_zone: str | None = None,
+    fill_language: bool = True,
+) -> Assessed:
+    """Repair, validate and read one ClaimReview as an import would, for a publisher on
+    ``domains`` (None: any) whose language is ``language`` and time zone ``time_zone``.
+    Without ``fill_language`` (no publisher is known) a review that names no language is left
+    without one."""
+    if item.node is None:
+        return Assessed(None, [item.problem] if item.problem else [])
+    repaired = repaired or _repaired(item)
+    if repaired.node is None:
+        return Assessed(None, repaired.findings)
+    findings = [*repaired.findings]
+    for finding in validation.validate(repaired.node, profiles=profiles, publisher_domains=domains):
+        finding = dataclasses.replace(
+            finding, path=repaired.pointer(finding.path, base=item.pointer)
+        )
+        if finding.severity == "error" and not (
+            finding.profile == "google" and finding.code in _REFUSING
+        ):
+            finding = dataclasses.replace(finding, severity="warning")
+        findings.append(finding)
     if validation.has_errors(findings):
-        return _Prepared(item, findings, publisher)
-    native = claimreview_reader.to_native(node)
-    try:
-        incoming = ReviewIn.model_validate({**native, "status": "published"})
-    except ValidationError as error:
-        for problem in error.errors(include_url=False):
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            path = _input_path(item, json_pointer(problem["loc"]))
-            findings.append(Finding("error", "import", path, "invalid-value", message))
-        return _Prepared(item, findings, publisher)
-    key, review_id = _identity(node, incoming, base_url)
-    return _Prepared(item, findings, publisher, incoming, key, review_id)
+        return Assessed(None, findings)
+    native = claimreview_reader.to_native(repaired.node)
+    normalise.localise(native, time_zone)
+    if fill_language:
+        findings.extend(normalise.fill_language(native, pointer=item.pointer, publisher=language))
+    return Assessed(_native(native, item, findings), findings)
+
+
+def _repaired(item: Item) -> normalise.Normalised:
+    assert item.node is not None
+    page = item.page or Page()
+    return normalise.claim_review(
+        item.node,
+        pointer=item.pointer,
+        references=item.references,
+        page_url=page.url,
+        page_language=page.language,
+        literals_are_text=item.pointer.startswith(("/microdata/", "/rdfa/")),
+    )
+
+
+def _native(native: dict[str, Any], item: Item, findings: list[Finding]) -> ReviewIn | None:
+    """The native review; a value it cannot store is dropped with a warning, unless the
+    review cannot do without it."""
+    for _ in range(_MAX_DROPPED):
+        try:
+            return ReviewIn.model_validate({**native, "status": "published"})
+        except ValidationError as error:
+            refused = False
+            for problem in error.errors(include_url=False):
+                location = problem["loc"]
+                message = str(problem["msg"]).removeprefix("Value error, ")
+                path = _input_path(item, json_pointer(location))
+                if not location or location[0] in _REQUIRED or not _drop(native, location):
+                    findings.append(Finding("error", "import", path, "invalid-value", message))
+                    refused = True
+                else:
+                    findings.append(
+                        Finding(
+                            "warning",
+                            "import",
+                            path,
+                            "value-dropped",
+                            f"{message}; the value was left out.",
+                        )
+                    )
+            if refused:
+                return None
+            native = prune(native)
+    return None
+
+
+def _drop(value: Any, location: Sequence[int | str]) -> bool:
+    """Remove the value at ``location`` (a pydantic error location) from a native review."""
+    *parents, last = location
+    for part in parents:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return False
+    if isinstance(value, dict) and last in value:
+        del value[last]
+        return True
+    if isinstance(value, list) and isinstance(last, int) and last < len(value):
+        value[last] = None  # pruned: the indexes of the other errors still hold
+        return True
+    return False
 
 
 def _incoming(entry: _Prepared, base_url: str) -> ReviewIn:
@@ -599,7 +851,8 @@ def _incoming(entry: _Prepared, base_url: str) -> ReviewIn:
     (the same checks give the same review)."""
     if entry.incoming is None:
         assert entry.publisher is not None
-        entry.incoming = _checked(entry.item, entry.publisher, base_url).incoming
+        repaired = _repaired(entry.item)
+        entry.incoming = _checked(entry.item, repaired, entry.publisher, base_url).incoming
     assert entry.incoming is not None
     return entry.incoming
 
@@ -613,15 +866,6 @@ def _unknown_publisher(item: Item) -> Finding:
         "No publisher matches this ClaimReview's author (url or name) or url: "
         "import it with ?publisher= (or --publisher).",
     )
-
-
-def _relocated(finding: Finding, item: Item) -> Finding:
-    """A finding on the node, as a pointer into the whole input."""
-    path = finding.path
-    if item.context_pointer is not None and (path == "/@context" or path.startswith("/@context/")):
-        inner = dataclasses.replace(finding, path=path[len("/@context") :])
-        return _moved(inner, item.context_pointer)
-    return _moved(finding, item.pointer)
 
 
 def _input_path(item: Item, native_path: str) -> str:
@@ -868,6 +1112,7 @@ def _upsert_one(
                         incoming=incoming,
                         actor=actor,
                         base_url=base_url,
+                        source=entry.item.source,
                     )
                     return "created", created, findings
                 if review.status == "retracted":
@@ -879,6 +1124,7 @@ def _upsert_one(
                     incoming=incoming,
                     actor=actor,
                     base_url=base_url,
+                    source=entry.item.source,
                 )
                 return ("updated" if changed else "unchanged"), review, findings
         except Unprocessable as error:

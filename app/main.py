@@ -15,6 +15,7 @@ from app.api.routes import (
     imports,
     metrics,
     operations,
+    partners,
     publishers,
     reviews,
     search,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body_timeout=settings.body_timeout_seconds,
         ),
         rates=rates,
+        max_concurrency=settings.max_concurrency,
         trusted_proxies=settings.trusted_proxies,
         docs_paths=frozenset(
             filter(None, (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url))
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reviews,
         embedding,
         publishers,
+        partners,
         syndication,
         webhooks,
         imports,

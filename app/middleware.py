@@ -7,14 +7,17 @@ In order, for each HTTP request:
    rules (its ``ProxyHeadersMiddleware`` is run on the scope, only when such a header came).
 2. **Request id.** ``X-Request-ID`` as sent (printable, at most 64 characters) or a new one;
    echoed on the response and set for the log lines of the request (``logs.request_id``).
-3. **Body size.** A ``Content-Length`` over the cap gets 413 before the app runs; a body streamed
+3. **Concurrency.** Past ``CLAIMREVIEW_MAX_CONCURRENCY`` requests in flight in this process,
+   503 problem+json with ``Retry-After`` (uvicorn's own cap answers plain text, and counts idle
+   kept-alive connections as if they were requests).
+4. **Body size.** A ``Content-Length`` over the cap gets 413 before the app runs; a body streamed
    without one raises ``PayloadTooLarge`` (rendered as problem+json) once it passes the cap.
-4. **Rate limits** (``rate_limits``): 429 with ``Retry-After`` when a bucket is empty.
-5. **Query and body-time limits** (``request_limits``): 414 / 400 for an oversized query; a body
+5. **Rate limits** (``rate_limits``): 429 with ``Retry-After`` when a bucket is empty.
+6. **Query and body-time limits** (``request_limits``): 414 / 400 for an oversized query; a body
    not received within the deadline raises ``RequestTimeout`` (408).
-6. **Security headers** (``security_headers``) on every response the app or this middleware
+7. **Security headers** (``security_headers``) on every response the app or this middleware
    sends, unless the response set its own.
-7. **Metrics and the access line**, once the response is sent (or the app failed).
+8. **Metrics and the access line**, once the response is sent (or the app failed).
 
 Why one class: on the hot read path each pure-ASGI layer costs a coroutine, a ``send`` closure
 and a scan of the request headers, and the five layers this replaces cost about a quarter of
@@ -36,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import logs, metrics, rate_limits, request_limits, security_headers
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge, ServiceUnavailable, problem_response
 
 REQUEST_ID = b"x-request-id"
 UNMATCHED = "unmatched"
@@ -67,6 +70,7 @@ class RequestMiddleware:
         body_limits: Mapping[str, int] | None = None,
         limits: request_limits.Limits,
         rates: rate_limits.Limiter | None = None,
+        max_concurrency: int | None = None,
         trusted_proxies: str = "",
         docs_paths: frozenset[str] = frozenset(),
     ) -> None:
@@ -76,6 +80,8 @@ class RequestMiddleware:
         self.access_log = access_log
         self.limits = limits
         self.rates = rates
+        self.max_concurrency = max_concurrency
+        self.in_flight = 0
         self.proxies: ASGIApp | None = None
         if trusted_proxies:
             self.proxies = cast(ASGIApp, ProxyHeadersMiddleware(_nothing, trusted_proxies))
@@ -121,8 +127,12 @@ class RequestMiddleware:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        # In flight from here, so that a request waiting on the rate limiter holds its place.
+        busy = self.max_concurrency is not None and self.in_flight >= self.max_concurrency
+        if not busy:
+            self.in_flight += 1
         try:
-            early = await self._refusal(scope, declared, credential)
+            early = self._busy() if busy else await self._refusal(scope, declared, credential)
             if early is not None:
                 await early(scope, receive, send_with_headers)
                 return
@@ -130,7 +140,17 @@ class RequestMiddleware:
                 receive = self._body_receive(scope, receive)
             await self.app(scope, receive, send_with_headers)
         finally:
+            if not busy:
+                self.in_flight -= 1
             self._done(scope, status, sent, request_id, started)
+
+    def _busy(self) -> ASGIApp:
+        return problem_response(
+            ServiceUnavailable(
+                f"The service is answering {self.max_concurrency} requests; retry in a moment.",
+                headers={"Retry-After": "1", "Connection": "close"},
+            )
+        )
 
     async def _refusal(
         self, scope: Scope, declared: bytes | None, credential: bytes | None

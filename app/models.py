@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     FetchedValue,
     ForeignKey,
@@ -74,24 +75,46 @@ class Publisher(Base):
     logo: Mapped[str | None] = mapped_column(String(2048))
     same_as: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(String(35))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     rating_scale: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
+class Partner(Base):
+    """A syndication partner (aggregator, researcher, platform): it reads published reviews and
+    subscribes to webhooks, and publishes nothing (migration 0008)."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class ApiKey(Base):
+    """A key belongs to exactly one publisher or one partner."""
+
     __tablename__ = "api_key"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
+    publisher_id: Mapped[int | None] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "publisher_id"),)
+    __table_args__ = (
+        Index(None, "publisher_id"),
+        Index(None, "partner_id"),
+        CheckConstraint("(publisher_id IS NULL) <> (partner_id IS NULL)", name="one_owner"),
+    )
 
 
 class ClaimReview(Base):
@@ -232,6 +255,10 @@ class ReviewRevision(Base):
     status: Mapped[str] = mapped_column(String(16))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     jsonld: Mapped[bytes] = mapped_column(LargeBinary)
+    # The markup this version was read from, as it arrived (``reviews.markup_source``): the
+    # normaliser repairs what it reads, and an editor must still see what the markup said.
+    # NULL for native JSON, which is stored as written.
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
 
@@ -265,12 +292,15 @@ class OutboxEvent(Base):
 
 
 class Webhook(Base):
-    """A partner's subscription: events of some types, optionally filtered, POSTed signed."""
+    """A subscription: events of some types, optionally filtered, POSTed signed. Owned by a
+    publisher, a partner, or (neither) the platform; the owner only decides who may see and
+    change it, never what it receives."""
 
     __tablename__ = "webhook"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    publisher_id: Mapped[int] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
+    publisher_id: Mapped[int | None] = mapped_column(ForeignKey("publisher.id", ondelete="CASCADE"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2048))
     # Kept as given: it keys the HMAC every delivery is signed with. Never returned by the API.
     secret: Mapped[str] = mapped_column(Secret(500))
@@ -280,7 +310,11 @@ class Webhook(Base):
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "publisher_id"),)
+    __table_args__ = (
+        Index(None, "publisher_id"),
+        Index(None, "partner_id"),
+        CheckConstraint("publisher_id IS NULL OR partner_id IS NULL", name="one_owner"),
+    )
 
 
 class WebhookDelivery(Base):

@@ -14,6 +14,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +30,7 @@ from pydantic import (
 )
 
 from app.bounds import SAFE_INTEGER
+from app.security import PARTNER_SCOPES
 from app.validation import Finding
 
 _LANGUAGE_TAG = re.compile(
@@ -161,6 +163,35 @@ LanguageTag = Annotated[
     AfterValidator(normalise_language),
     WithJsonSchema({"type": "string", "pattern": _LANGUAGE_TAG.pattern, "description": "BCP 47"}),
 ]
+LanguageSource = Annotated[
+    Literal["detected"],
+    Field(
+        description='"detected": no language was given and this one was detected from the '
+        "claim's text; a write that sets language replaces it."
+    ),
+]
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA time zone name that this machine's zone database knows ("Europe/Paris")."""
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("must be an IANA time zone name such as 'Europe/Paris'") from None
+    return value
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(check_time_zone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "IANA time zone: markup's date-times without a zone are read in it.",
+        }
+    ),
+]
 Number = Annotated[
     float | int,
     PlainValidator(check_number),
@@ -232,6 +263,7 @@ class ReviewIn(_Strict):
     headline: Text | None = None
     claim_reviewed: Text | None = None
     language: LanguageTag | None = None
+    language_source: LanguageSource | None = None
     date_published: IsoDate | None = None
     rating: Rating | None = None
     claim: Claim | None = None
@@ -261,6 +293,7 @@ class ReviewPublic(BaseModel):
     headline: str | None = None
     claim_reviewed: str | None = None
     language: str | None = None
+    language_source: LanguageSource | None = None
     date_published: str | None = None
     rating: Rating | None = None
     verdict: str
@@ -292,6 +325,7 @@ class PublisherIn(_Strict):
     logo: Url | None = None
     same_as: list[Url] = Field(default_factory=list, max_length=20)
     language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
     domains: list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] = Field(
         default_factory=list, max_length=20, description="Default: the host of url without www."
     )
@@ -303,6 +337,7 @@ class PublisherUpdate(_Strict):
     logo: Url | None = None
     same_as: list[Url] | None = Field(default=None, max_length=20)
     language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
     domains: (
         list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] | None
     ) = Field(default=None, max_length=20)
@@ -315,7 +350,24 @@ class PublisherPublic(BaseModel):
     logo: str | None = None
     same_as: list[str]
     language: str | None = None
+    time_zone: str | None = None
     domains: list[str]
+    created_at: str
+    updated_at: str
+
+
+class PartnerIn(_Strict):
+    """A syndication partner: reads published reviews and subscribes to webhooks."""
+
+    slug: Slug
+    name: ShortText
+    url: Url
+
+
+class PartnerPublic(BaseModel):
+    slug: str
+    name: str
+    url: str
     created_at: str
     updated_at: str
 
@@ -323,19 +375,51 @@ class PublisherPublic(BaseModel):
 class KeyIn(_Strict):
     # The column is 200 characters: a longer name was a database error (500) on PostgreSQL.
     name: Text200
-    scopes: list[Literal["reviews:read", "reviews:write", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["reviews:read", "reviews:write", "webhooks:manage", "admin"]] = Field(
+        min_length=1
+    )
 
 
-class KeyPublic(BaseModel):
+def _partner_scope(scope: str) -> str:
+    if scope not in PARTNER_SCOPES:
+        raise ValueError(
+            f"'{scope[:64]}' is not a partner scope: a partner's key holds only "
+            f"{' and '.join(PARTNER_SCOPES)}"
+        )
+    return scope
+
+
+PartnerScope = Annotated[
+    str, AfterValidator(_partner_scope), Field(json_schema_extra={"enum": list(PARTNER_SCOPES)})
+]
+
+
+class PartnerKeyIn(_Strict):
+    name: Text200
+    scopes: list[PartnerScope] = Field(min_length=1)
+
+
+class _KeyFields(BaseModel):
     id: str
     name: str
-    publisher: str
     scopes: list[str]
     created_at: str
     revoked_at: str | None = None
 
 
+class KeyPublic(_KeyFields):
+    publisher: str
+
+
 class KeyCreated(KeyPublic):
+    key: str = Field(description="The secret: shown only in this response.")
+
+
+class PartnerKeyPublic(_KeyFields):
+    partner: str
+
+
+class PartnerKeyCreated(PartnerKeyPublic):
     key: str = Field(description="The secret: shown only in this response.")
 
 

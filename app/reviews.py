@@ -6,6 +6,9 @@ The importer creates reviews by the hundred: ``new_review`` computes the very sa
 ``create`` (``_apply_change`` sets the columns of both) as plain values, and
 ``crud.insert_reviews`` writes a batch of them with a few multi-row INSERTs instead of ORM
 flushes, which cost ten times the rendering.
+
+A change read from markup (JSON-LD, HTML, a Google page) passes its ``source``, which its
+revision keeps (``markup_source``); native JSON passes none.
 """
 
 import dataclasses
@@ -95,6 +98,22 @@ def rating_verdict(document: dict[str, Any], publisher: Publisher) -> str:
     )
 
 
+def markup_source(
+    node: Any, *, media_type: str, page_url: str | None = None, pointer: str | None = None
+) -> dict[str, Any]:
+    """What a revision keeps of the markup it was read from, so that an editor can always see
+    what the markup said before it was repaired (§7): ``node`` as received, the ``page_url`` it
+    came from, the ``media_type`` of the input, and the JSON ``pointer`` to where the node sat
+    in that input. Keys without a value are left out."""
+    source: dict[str, Any] = {"node": node}
+    if page_url is not None:
+        source["page_url"] = page_url
+    source["media_type"] = media_type
+    if pointer is not None:
+        source["pointer"] = pointer
+    return source
+
+
 class Fields(types.SimpleNamespace):
     """The columns of a review being created in bulk: plain attributes, no ORM instrumentation
     (which costs a third of the time of building a row)."""
@@ -120,7 +139,14 @@ _REVIEW_COLUMNS = tuple(
 )
 
 
-def new_review(*, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str) -> NewReview:
+def new_review(
+    *,
+    publisher: Publisher,
+    incoming: ReviewIn,
+    actor: str,
+    base_url: str,
+    source: dict[str, Any] | None = None,
+) -> NewReview:
     """A created review's rows, for ``crud.insert_reviews``; Unprocessable as ``create``."""
     now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
     review = Fields(
@@ -135,14 +161,20 @@ def new_review(*, publisher: Publisher, incoming: ReviewIn, actor: str, base_url
     event = _event_type("draft", incoming.status)
     return NewReview(
         review={column: getattr(review, column) for column in _REVIEW_COLUMNS},
-        revision=_revision(review, kind="created", actor=actor),
+        revision=_revision(review, kind="created", actor=actor, source=source),
         event=_event(review, event) if event else None,
         tag_keys=sorted(_tag_keys(document)),
     )
 
 
 def create(
-    *, session: Session, publisher: Publisher, incoming: ReviewIn, actor: str, base_url: str
+    *,
+    session: Session,
+    publisher: Publisher,
+    incoming: ReviewIn,
+    actor: str,
+    base_url: str,
+    source: dict[str, Any] | None = None,
 ) -> ClaimReview:
     now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
     review = ClaimReview(
@@ -162,6 +194,7 @@ def create(
         kind="created",
         actor=actor,
         now=now,
+        source=source,
     )
     return review
 
@@ -187,6 +220,7 @@ def replace(
     actor: str,
     base_url: str,
     kind: str | None = None,
+    source: dict[str, Any] | None = None,
 ) -> bool:
     """Store ``incoming`` as the review's new content; ``False`` when nothing changed."""
     document = incoming.document()
@@ -205,6 +239,7 @@ def replace(
         kind=kind or _change_kind(review.document, document),
         actor=actor,
         now=now,
+        source=source,
     )
     return True
 
@@ -283,13 +318,14 @@ def _commit_change(
     kind: str,
     actor: str,
     now: datetime,
+    source: dict[str, Any] | None = None,
 ) -> None:
     previous_status = review.status if review.version else "draft"
     _apply_change(review, document=document, status=status, rendered=rendered, now=now)
     session.add(review)
     session.flush()
     crud.replace_tags(session=session, review_pk=review.pk, tag_keys=_tag_keys(document))
-    session.add(ReviewRevision(**_revision(review, kind=kind, actor=actor)))
+    session.add(ReviewRevision(**_revision(review, kind=kind, actor=actor, source=source)))
     event = _event_type(previous_status, status)
     if event:
         session.add(OutboxEvent(**_event(review, event)))
@@ -323,7 +359,9 @@ def _apply_change(
     review.native = orjson.dumps(present_review(review))
 
 
-def _revision(review: ClaimReview | Fields, *, kind: str, actor: str) -> dict[str, Any]:
+def _revision(
+    review: ClaimReview | Fields, *, kind: str, actor: str, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "review_id": review.id,
         "version": review.version,
@@ -331,6 +369,7 @@ def _revision(review: ClaimReview | Fields, *, kind: str, actor: str) -> dict[st
         "status": review.status,
         "document": review.document,
         "jsonld": review.jsonld,
+        "source": source,
         "actor": actor,
         "created_at": review.updated_at,
     }

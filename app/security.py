@@ -11,23 +11,31 @@ import secrets
 from dataclasses import dataclass
 
 KEY_PREFIX = "crk_"
-SCOPES = ("reviews:read", "reviews:write", "admin")
-# A stronger scope grants the weaker ones.
+SCOPES = ("reviews:read", "reviews:write", "webhooks:manage", "admin")
+# What a partner's key may hold: partners read and subscribe, they never write.
+PARTNER_SCOPES = ("reviews:read", "webhooks:manage")
+# A stronger scope grants the weaker ones. Subscribing is a scope of its own so that a read key
+# handed to a consumer cannot also make the service send requests; a write key (the CMS)
+# already sees more than any webhook carries, so it keeps subscribing as it always could.
 _IMPLIED = {
-    "admin": {"admin", "reviews:write", "reviews:read"},
-    "reviews:write": {"reviews:write", "reviews:read"},
+    "admin": {"admin", "reviews:write", "reviews:read", "webhooks:manage"},
+    "reviews:write": {"reviews:write", "reviews:read", "webhooks:manage"},
     "reviews:read": {"reviews:read"},
+    "webhooks:manage": {"webhooks:manage"},
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a publisher's key, or the bootstrap admin token (no publisher)."""
+    """Who is calling: a publisher's key, a partner's key, or the bootstrap admin token
+    (neither)."""
 
     actor: str
     scopes: frozenset[str]
     publisher_id: int | None = None
     publisher_slug: str | None = None
+    partner_id: int | None = None
+    partner_slug: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -36,8 +44,23 @@ class Principal:
     def can(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @property
+    def own_publisher(self) -> int | None:
+        """The publisher whose reviews, drafts included, this caller reads and changes: its
+        key's, if the key reads reviews at all (a webhooks:manage-only key reads no draft)."""
+        return self.publisher_id if "reviews:read" in self.scopes else None
+
     def owns(self, publisher_id: int) -> bool:
-        return self.is_admin or self.publisher_id == publisher_id
+        return self.is_admin or self.own_publisher == publisher_id
+
+    def holds(self, *, publisher_id: int | None, partner_id: int | None) -> bool:
+        """Whether something owned by this publisher or partner (neither: the platform) is the
+        caller's to see and change."""
+        if self.is_admin:
+            return True
+        if publisher_id is not None:
+            return publisher_id == self.publisher_id
+        return partner_id is not None and partner_id == self.partner_id
 
 
 def expand_scopes(scopes: list[str]) -> frozenset[str]:

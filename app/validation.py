@@ -123,8 +123,8 @@ class _Vocabulary:
             name: _Property(frozenset(item["domains"]), self._range(item["ranges"], datatypes))
             for name, item in data["properties"].items()
         }
-        self._lower_types = {name.lower(): name for name in self.types}
-        self._lower_properties = {name.lower(): name for name in self.properties}
+        self.lower_types = {name.lower(): name for name in self.types}
+        self.lower_properties = {name.lower(): name for name in self.properties}
         self._ancestors: dict[str, frozenset[str]] = {}
         self._property_checks: dict[tuple[str, tuple[str, ...]], _PropertyCheck] = {}
 
@@ -194,10 +194,10 @@ class _Vocabulary:
         return f"schema.org has superseded {name}; use {self.superseded[name]}."
 
     def suggest_type(self, name: str) -> str:
-        return _suggestion(name, self._lower_types, self.types)
+        return _suggestion(name, self.lower_types, self.types)
 
     def suggest_property(self, name: str) -> str:
-        return _suggestion(name, self._lower_properties, self.properties)
+        return _suggestion(name, self.lower_properties, self.properties)
 
 
 @cache
@@ -222,6 +222,16 @@ def validate(
     walker = _Walker(selected, publisher_domains)
     walker.document(document)
     return walker.findings(document)
+
+
+def canonical_type(name: str) -> str | None:
+    """The schema.org type ``name`` names in any letter case (``claimReview``), or None."""
+    return _vocabulary().lower_types.get(name.lower())
+
+
+def canonical_property(name: str) -> str | None:
+    """The schema.org property ``name`` names in any letter case (``ClaimReviewed``), or None."""
+    return _vocabulary().lower_properties.get(name.lower())
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:

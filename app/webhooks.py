@@ -23,6 +23,10 @@ Guarantees.
 - Order is best effort: a subscription has at most one delivery in flight per process and
   deliveries go out in event order, but a retry does not hold back later events, and workers
   run side by side. Receivers order by ``version`` (it increases with every change of a review).
+- Published reviews only, whoever owns the subscription (a publisher, a partner or the
+  platform): an event is written only when a review is published, changed while published or
+  taken down (reviews._event_type), and carries the published version's JSON-LD, or for a
+  take-down a tombstone with the URL last published. A draft never produces a delivery.
 - Filters read the review's publisher, language and verdict when the event is fanned out.
 - A subscription receives the events of changes made after it was created.
 
@@ -52,14 +56,22 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Row, and_, case, func, or_, select, update
+from sqlalchemy import Row, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app import metrics
 from app.config import Settings
-from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision, Webhook, WebhookDelivery
+from app.models import (
+    ClaimReview,
+    OutboxEvent,
+    Partner,
+    Publisher,
+    ReviewRevision,
+    Webhook,
+    WebhookDelivery,
+)
 from app.native import format_timestamp
 from app.reviews import utc
 
@@ -200,28 +212,51 @@ def new_webhook_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def get_webhook(*, session: Session, webhook_id: str) -> tuple[Webhook, str] | None:
-    """A live (not deleted) webhook and its publisher's slug."""
-    query = (
-        select(Webhook, Publisher.slug)
-        .join(Publisher, Publisher.id == Webhook.publisher_id)
-        .where(Webhook.id == webhook_id, Webhook.deleted_at.is_(None))
-    )
-    row = session.execute(query).first()
-    return (row[0], row[1]) if row else None
+@dataclasses.dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a webhook belongs to: a publisher, a partner, or neither (the platform). It decides
+    who may see and change the webhook, never what it receives."""
+
+    publisher_id: int | None = None
+    partner_id: int | None = None
 
 
-def list_webhooks(*, session: Session, publisher_id: int | None) -> list[tuple[Webhook, str]]:
-    """Live webhooks, oldest first: one publisher's, or everyone's for ``None``."""
-    query = (
-        select(Webhook, Publisher.slug)
-        .join(Publisher, Publisher.id == Webhook.publisher_id)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscription:
+    """A webhook and the slugs of its owner (both ``None``: the platform's)."""
+
+    webhook: Webhook
+    publisher: str | None
+    partner: str | None
+
+
+def _live_subscriptions() -> Select[Webhook, str | None, str | None]:
+    return (
+        select(Webhook, Publisher.slug, Partner.slug)
+        .outerjoin(Publisher, Publisher.id == Webhook.publisher_id)
+        .outerjoin(Partner, Partner.id == Webhook.partner_id)
         .where(Webhook.deleted_at.is_(None))
-        .order_by(Webhook.created_at, Webhook.id)
     )
-    if publisher_id is not None:
-        query = query.where(Webhook.publisher_id == publisher_id)
-    return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def get_webhook(*, session: Session, webhook_id: str) -> Subscription | None:
+    """A live (not deleted) webhook and its owner's slugs."""
+    row = session.execute(_live_subscriptions().where(Webhook.id == webhook_id)).first()
+    return Subscription(*row) if row else None
+
+
+def list_webhooks(*, session: Session, owner: Owner | None) -> list[Subscription]:
+    """Live webhooks, oldest first: one owner's, or everyone's for ``None``."""
+    query = _live_subscriptions().order_by(Webhook.created_at, Webhook.id)
+    if owner is not None:
+        query = query.where(
+            _is(Webhook.publisher_id, owner.publisher_id), _is(Webhook.partner_id, owner.partner_id)
+        )
+    return [Subscription(*row) for row in session.execute(query)]
+
+
+def _is(column: Any, value: int | None) -> Any:
+    return column.is_(None) if value is None else column == value
 
 
 def delete_webhook(*, session: Session, webhook: Webhook) -> None:

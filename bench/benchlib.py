@@ -179,7 +179,7 @@ class Server:
 ADMIN_TOKEN = "bench-admin-token"
 
 
-def service(name: str, url: str) -> Server:
+def service(name: str, url: str, port: int = PORT) -> Server:
     """The service on ``url``, as the benchmarks run it (settings not set here come from the
     environment). Benchmarks that write do so as admin (``ADMIN_TOKEN``)."""
     env = {
@@ -189,7 +189,7 @@ def service(name: str, url: str) -> Server:
         "CLAIMREVIEW_ADMIN_TOKEN": ADMIN_TOKEN,
         **UNTHROTTLED,
     }
-    return Server(name, APP, env, "/healthz")
+    return Server(name, APP, env, "/healthz", port)
 
 
 def wrk(path: str, *, duration: float = 10, connections: int = 32, args: list[str] | None = None,
@@ -238,3 +238,24 @@ def latencies(client: httpx.Client, paths: list[str], *, budget_s: float = 90) -
         "p95_ms": round(percentile(times, 0.95), 2),
         "max_ms": round(max(times), 2),
     }
+
+
+def fresh_database_at(engine_name: str, *, sqlite_path: Path, pg_database: str) -> str:
+    """A new database migrated by this checkout's own code (the installed console script may
+    belong to another checkout: an A/B of two commits runs each from its own); its URL."""
+    if engine_name == "sqlite":
+        for leftover in sqlite_path.parent.glob(f"{sqlite_path.name}*"):
+            leftover.unlink()
+        url = f"sqlite:///{sqlite_path}"
+    else:
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+        for statement in (
+            f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)",
+            f"CREATE DATABASE {pg_database}",
+        ):
+            subprocess.run(["psql", admin, "-qc", statement], check=True, capture_output=True)
+        url = f"postgresql://postgres@127.0.0.1:5432/{pg_database}"
+    env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    upgrade = [sys.executable, "-c", "from app.cli import app; app()", "db", "upgrade"]
+    subprocess.run(upgrade, check=True, env=env, cwd=ROOT, capture_output=True)
+    return url

@@ -6,7 +6,7 @@ same JSON-LD bytes from memory, with no database, middleware or headers of its o
     wrk -t2 -c32 -d10s http://127.0.0.1:8001/v1/claim-reviews/ceiling.jsonld
 
 ``BENCH_BODY`` names a file with the bytes to serve (``bench/run.py`` writes one stored review
-there); without it, the shared example ``seed-factcheck.jsonld`` is served.
+there); without it, the example ``examples/seed-factcheck.jsonld`` is served.
 """
 
 import os
@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.responses import Response
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed-factcheck.jsonld"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed-factcheck.jsonld"
 BODY = Path(os.environ.get("BENCH_BODY") or EXAMPLE).read_bytes()
 
 app = FastAPI()

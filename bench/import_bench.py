@@ -43,6 +43,7 @@ from benchlib import (  # noqa: E402
     VENV_BIN,
     Server,
     cpu_seconds,
+    fresh_database_at,
     load_average,
     log,
     wait_quiet,
@@ -52,7 +53,6 @@ sys.path.insert(0, str(ROOT))
 from app.db import sqlalchemy_url  # noqa: E402
 
 PG_DATABASE = "claimreview_import_bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_TOKEN = "import-bench-admin-token-0123456789"
 CLAIMREVIEW = str(VENV_BIN / "claimreview")
 PORT = 8793  # not benchlib's 8791: the other benchmarks may be running
@@ -79,20 +79,9 @@ def ndjson_file(count: int) -> Path:
 
 def fresh_database(engine_name: str, label: str) -> str:
     """A new, migrated database holding the 50 publishers; its URL."""
-    if engine_name == "sqlite":
-        path = OUT / f"import-{label}.db"
-        for leftover in OUT.glob(f"{path.name}*"):
-            leftover.unlink()
-        url = f"sqlite:///{path}"
-    else:
-        admin = create_engine(sqlalchemy_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
-        admin.dispose()
-        url = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-    env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": url}
-    subprocess.run([CLAIMREVIEW, "db", "upgrade"], check=True, env=env, capture_output=True)
+    url = fresh_database_at(
+        engine_name, sqlite_path=OUT / f"import-{label}.db", pg_database=PG_DATABASE
+    )
     engine = create_engine(sqlalchemy_url(url))
     generate.ensure_publishers(engine, generate.publishers())
     engine.dispose()

@@ -2,7 +2,7 @@
 
     python scripts/derive_schemaorg_vocabulary.py [SCHEMA_TTL] [--output FILE]
 
-reads schema.org's `schema.ttl` (default: ../shared/schemaorg/schema.ttl beside the repository)
+reads schema.org's `schema.ttl` (default: the copy kept in schemas/schemaorg/, see its README)
 and writes `schemas/schemaorg-vocabulary.json`:
 
     source       the schema.org release the file was derived from
@@ -28,8 +28,9 @@ SOURCE = (
     "schema.org release 30.0 (schemaorg/schemaorg data/schema.ttl, commit cc71c8e, 2026-08-20),"
     " CC BY-SA 3.0"
 )
-DEFAULT_TTL = Path(__file__).resolve().parents[2] / "shared/schemaorg/schema.ttl"
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "schemas/schemaorg-vocabulary.json"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+DEFAULT_TTL = SCHEMAS / "schemaorg/schema.ttl"
+DEFAULT_OUTPUT = SCHEMAS / "schemaorg-vocabulary.json"
 
 SCHEMA = Namespace("https://schema.org/")
 

@@ -42,8 +42,7 @@ POSTGRES_URL = os.environ.get("CLAIMREVIEW_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 BASE_URL = "http://127.0.0.1:8000"
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "examples"
+EXAMPLES = REPO / "examples"
 SEED_PUBLISHER = {
     "slug": "polygraph",
     "name": "Polygraph.info",

@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,8 +6,8 @@ import pytest
 from app.claimreview_reader import to_native
 from app.jsonld import render
 from app.native import ReviewIn
+from tests.conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
 URL = "https://factcheck.example/2024/claim"
 SERVER_FIELDS = ("external_id", "status")
 

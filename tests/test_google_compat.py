@@ -23,7 +23,7 @@ from googleapiclient.errors import HttpError
 from app import google_compat
 from app.errors import BadRequest
 from app.google_compat import GoogleClaimReviewMarkup
-from tests.conftest import bearer, create_review, make_key, make_publisher
+from tests.conftest import ADMIN, bearer, create_review, make_key, make_publisher
 
 ARTICLE = "https://www.polygraph.info/a/russia-north-korea-arms.html"
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -610,9 +610,11 @@ def test_search_filters_like_google(claims: Any, pages: Any, client: TestClient,
     assert texts(query="puente", languageCode="en") == []
     assert texts(query="puente", maxAgeDays=1) == [spanish["claim_reviewed"]]
     assert texts(query="tunnels", maxAgeDays=1) == []
-    newest_first = texts(reviewPublisherSiteFilter="polygraph.info", languageCode="en")
+    # The corpus' markups name no language: theirs is detected from the claim (English).
+    newest_first = texts(reviewPublisherSiteFilter="polygraph.info", languageCode="en", pageSize=50)
+    assert len(newest_first) == 12
     assert (
-        texts(reviewPublisherSiteFilter="polygraph.info", languageCode="en", offset=3)
+        texts(reviewPublisherSiteFilter="polygraph.info", languageCode="en", offset=3, pageSize=50)
         == (newest_first[3:])
     )
     found = claims.search(query="bridge number 4", pageSize=1).execute()
@@ -627,10 +629,53 @@ def test_search_filters_like_google(claims: Any, pages: Any, client: TestClient,
                     "url": "https://www.polygraph.info/a/bridge-4.html",
                     "reviewDate": "2024-03-05T00:00:00Z",
                     "textualRating": "False",
+                    "languageCode": "en",
                 }
             ],
         }
     ]
+
+
+def test_markup_without_a_language_is_found_in_the_language_of_its_claim(
+    claims: Any, pages: Any, client: TestClient, key: str
+) -> None:
+    """Google's markups carry no language and the seed publisher names none: the language is
+    detected from the claim, marked as detected in /v1, and searchable by languageCode."""
+    portuguese = markup(2, claimReviewed="O ministro disse que a vacina contém microchips.")
+    created = pages.create(body=page(markup(1), portuguese)).execute()
+
+    def texts(language: str) -> list[str]:
+        found = claims.search(reviewPublisherSiteFilter="polygraph.info", languageCode=language)
+        return [claim["text"] for claim in found.execute().get("claims", [])]
+
+    assert texts("en") == [markup(1)["claimReviewed"]]
+    assert texts("pt") == [portuguese["claimReviewed"]]
+    ids = review_ids(client, key)
+    english = client.get(f"/v1/claim-reviews/{ids[f'{ARTICLE}#claim-1']}").json()
+    assert (english["language"], english["language_source"]) == ("en", "detected")
+    # Updating the page keeps the detected language; a language set by hand replaces it.
+    body = page(markup(1), portuguese, name=created["name"], versionId=created["versionId"])
+    pages.update(name=created["name"], body=body).execute()
+    patched = client.patch(
+        f"/v1/claim-reviews/{english['id']}", json={"language": "en-GB"}, headers=bearer(key)
+    ).json()
+    assert (patched["language"], patched.get("language_source")) == ("en-GB", None)
+
+
+def test_markup_dates_without_a_zone_are_read_in_the_publishers_time_zone(
+    pages: Any, client: TestClient, key: str
+) -> None:
+    client.patch(
+        "/v1/publishers/polygraph", json={"time_zone": "Europe/Prague"}, headers=ADMIN
+    ).raise_for_status()
+
+    pages.create(
+        body=page(markup(1, claimDate="2024-01-26 09:15"), publishDate="2024-01-30 18:00")
+    ).execute()
+
+    stored = client.get(f"/v1/claim-reviews/{review_ids(client, key)[f'{ARTICLE}#claim-1']}")
+    assert stored.json()["date_published"] == "2024-01-30T17:00:00Z"
+    assert stored.json()["claim"]["date"] == "2024-01-26T08:15:00Z"
 
 
 def test_search_next_pages_to_the_end_without_duplicates(claims: Any, pages: Any) -> None:

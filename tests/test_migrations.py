@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from app.db import sqlalchemy_url
 from app.migrate import alembic_config, include_object, upgrade
@@ -83,3 +84,95 @@ def test_hosts_starting_together_migrate_once(empty_database: str) -> None:
     assert versions == [
         (ScriptDirectory.from_config(alembic_config(empty_database)).get_current_head(),)
     ]
+
+
+def test_partners_migration_keeps_what_publishers_own(empty_database: str) -> None:
+    """The partners migration copies ``api_key`` and ``webhook`` on SQLite: keys, webhooks and
+    their deliveries made before it stay as they were; afterwards the database holds every key
+    to one owner and every webhook to at most one; downgrading removes only what partners and
+    the platform own."""
+    # Found by file name: its revision id may change when it is linked after other migrations.
+    [before] = [
+        script
+        for script in ScriptDirectory.from_config(alembic_config(empty_database)).walk_revisions()
+        if script.path.endswith("_partners.py")
+    ]
+    assert isinstance(before.down_revision, str)
+    upgrade(empty_database, before.down_revision)
+    engine = create_engine(sqlalchemy_url(empty_database))
+    now = "2026-01-01 00:00:00+00:00"
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO publisher (id, slug, name, url, same_as, domains, created_at, updated_at)"
+            " VALUES (1, 'p', 'P', 'https://p.example/', '[]', '[]', :now, :now)",
+            "INSERT INTO api_key (id, publisher_id, name, scopes, secret_hash, created_at)"
+            " VALUES ('k1', 1, 'read', '[\"reviews:read\"]', 'h', :now)",
+            "INSERT INTO webhook (id, publisher_id, url, secret, events, filters, status,"
+            " created_at) VALUES ('w1', 1, 'https://r.example/', 's', '[]', '{}', 'active', :now)",
+            "INSERT INTO outbox_event (id, review_id, publisher_id, type, version, created_at)"
+            " VALUES (1, 'r1', 1, 'review.published', 1, :now)",
+            "INSERT INTO webhook_delivery (webhook_id, event_id, status, attempts,"
+            " next_attempt_at, created_at) VALUES ('w1', 1, 'pending', 0, :now, :now)",
+        ):
+            connection.execute(text(statement), {"now": now})
+
+    upgrade(empty_database)
+    with engine.begin() as connection:
+        kept = [
+            connection.execute(text("SELECT id, publisher_id, partner_id FROM api_key")).all(),
+            connection.execute(text("SELECT id, publisher_id, partner_id FROM webhook")).all(),
+            connection.execute(text("SELECT webhook_id, status FROM webhook_delivery")).all(),
+        ]
+        connection.execute(
+            text(
+                "INSERT INTO partner (id, slug, name, url, created_at, updated_at)"
+                " VALUES (1, 'g', 'G', 'https://g.example/', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO api_key (id, partner_id, name, scopes, secret_hash, created_at)"
+                " VALUES ('k2', 1, 'partner', '[]', 'h', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO webhook (id, publisher_id, partner_id, url, secret, events, filters,"
+                " status, created_at) VALUES ('w2', NULL, 1, 'u', 's', '[]', '{}', 'active', :now),"
+                " ('w3', NULL, NULL, 'u', 's', '[]', '{}', 'active', :now)"
+            ),
+            {"now": now},
+        )
+    refused = []
+    for owners in ("NULL, NULL", "1, 1"):
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO api_key (id, publisher_id, partner_id, name, scopes, secret_hash,"
+                    f" created_at) VALUES ('k3', {owners}, 'x', '[]', 'h', :now)"
+                ),
+                {"now": now},
+            )
+        refused.append(owners)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO webhook (id, publisher_id, partner_id, url, secret, events, filters,"
+                " status, created_at) VALUES ('w4', 1, 1, 'u', 's', '[]', '{}', 'active', :now)"
+            ),
+            {"now": now},
+        )
+    command.downgrade(alembic_config(empty_database), before.down_revision)
+    with engine.connect() as connection:
+        left = [
+            connection.execute(text("SELECT id FROM api_key")).all(),
+            connection.execute(text("SELECT id FROM webhook")).all(),
+            connection.execute(text("SELECT webhook_id FROM webhook_delivery")).all(),
+        ]
+    engine.dispose()
+
+    assert kept == [[("k1", 1, None)], [("w1", 1, None)], [("w1", "pending")]]
+    assert refused == ["NULL, NULL", "1, 1"]
+    assert left == [[("k1",)], [("w1",)], [("w1",)]]

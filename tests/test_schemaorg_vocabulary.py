@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SHARED, load_script
+from tests.conftest import REPO, load_script
 
-SCHEMAORG = SHARED / "schemaorg"
+SCHEMAORG = REPO / "schemas" / "schemaorg"
 VOCABULARY_FILE = REPO / "schemas" / "schemaorg-vocabulary.json"
 
 

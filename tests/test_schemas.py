@@ -38,6 +38,7 @@ EVERY_FIELD = {
     "headline": "Ministério não proibiu vacinas",
     "claim_reviewed": "O ministério proibiu a vacina em maio.",
     "language": "pt-br",
+    "language_source": "detected",
     "date_published": "2024-05-02T11:30:00.250+02:00",
     "rating": {
         "value": 2.5,

@@ -3,14 +3,14 @@ import dataclasses
 import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.validation import PROFILES, Finding, has_errors, url_on_domains, validate
+from tests.conftest import EXAMPLES
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed-factcheck.jsonld"
+SEED = EXAMPLES / "seed-factcheck.jsonld"
 DOMAINS = ["polygraph.info"]
 
 

@@ -119,7 +119,7 @@ def test_create_webhook_returns_it_without_the_secret(
     client: TestClient, receiver: Receiver
 ) -> None:
     make_publisher(client)
-    reader = bearer(make_key(client, "polygraph", "reviews:read"))
+    manager = bearer(make_key(client, "polygraph", "webhooks:manage"))
     body = {
         "url": receiver.url(),
         "secret": SECRET,
@@ -127,11 +127,11 @@ def test_create_webhook_returns_it_without_the_secret(
         "filters": {"language": "pt-br", "verdict": "false", "publisher": "polygraph"},
     }
 
-    created = client.post("/v1/webhooks", json=body, headers=reader)
+    created = client.post("/v1/webhooks", json=body, headers=manager)
     webhook_id = created.json()["id"]
-    listed = client.get("/v1/webhooks", headers=reader)
-    fetched = client.get(f"/v1/webhooks/{webhook_id}", headers=reader)
-    history = client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=reader)
+    listed = client.get("/v1/webhooks", headers=manager)
+    fetched = client.get(f"/v1/webhooks/{webhook_id}", headers=manager)
+    history = client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=manager)
     openapi = client.get("/openapi.json")
 
     assert created.status_code == 201, created.text
@@ -139,6 +139,7 @@ def test_create_webhook_returns_it_without_the_secret(
     assert created.json() == {
         "id": webhook_id,
         "publisher": "polygraph",
+        "partner": None,
         "url": receiver.url(),
         "events": ["review.published", "review.retracted"],
         "filters": {"publisher": "polygraph", "language": "pt-BR", "verdict": "false"},
@@ -160,10 +161,10 @@ def test_create_webhook_returns_it_without_the_secret(
 
 def test_create_webhook_defaults_to_every_event(client: TestClient, receiver: Receiver) -> None:
     make_publisher(client)
-    reader = bearer(make_key(client, "polygraph", "reviews:read"))
+    manager = bearer(make_key(client, "polygraph", "webhooks:manage"))
 
     created = client.post(
-        "/v1/webhooks", json={"url": receiver.url(), "secret": SECRET}, headers=reader
+        "/v1/webhooks", json={"url": receiver.url(), "secret": SECRET}, headers=manager
     )
 
     assert created.json()["events"] == ["review.published", "review.updated", "review.retracted"]
@@ -188,32 +189,32 @@ BAD_INPUT: list[tuple[dict[str, Any], str]] = [
 
 
 def test_create_webhook_names_the_bad_field(client: TestClient, receiver: Receiver) -> None:
-    reader = keys(client, SEED_PUBLISHER, "reviews:read")
+    manager = keys(client, SEED_PUBLISHER, "webhooks:manage")
 
     for changes, path in BAD_INPUT:
         body = {"url": receiver.url(), "secret": SECRET, **changes}
         response = client.post(
-            "/v1/webhooks", json={k: v for k, v in body.items() if v is not None}, headers=reader
+            "/v1/webhooks", json={k: v for k, v in body.items() if v is not None}, headers=manager
         )
 
         assert response.status_code == 422, (changes, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert path in [error["path"] for error in response.json()["errors"]], changes
         assert SECRET not in response.text
-    assert client.get("/v1/webhooks", headers=reader).json() == {"items": []}
+    assert client.get("/v1/webhooks", headers=manager).json() == {"items": []}
 
 
 def test_create_webhook_refuses_a_body_that_is_not_json(client: TestClient) -> None:
     make_publisher(client)
-    reader = bearer(make_key(client, "polygraph", "reviews:read"))
+    manager = bearer(make_key(client, "polygraph", "webhooks:manage"))
 
     broken = client.post(
         "/v1/webhooks",
         content=b"{",
-        headers={**reader, "Content-Type": "application/json"},
+        headers={**manager, "Content-Type": "application/json"},
     )
     text = client.post(
-        "/v1/webhooks", content=b"url=x", headers={**reader, "Content-Type": "text/plain"}
+        "/v1/webhooks", content=b"url=x", headers={**manager, "Content-Type": "text/plain"}
     )
 
     assert broken.status_code == 400
@@ -246,10 +247,10 @@ def test_create_webhook_refuses_private_addresses_unless_allowed(
 ) -> None:
     strict = settings.model_copy(update={"webhook_allow_private": False})
     with TestClient(create_app(strict), base_url=BASE_URL) as client:
-        reader = keys(client, SEED_PUBLISHER, "reviews:read")
+        manager = keys(client, SEED_PUBLISHER, "webhooks:manage")
 
         refused = {
-            url: client.post("/v1/webhooks", json={"url": url, "secret": SECRET}, headers=reader)
+            url: client.post("/v1/webhooks", json={"url": url, "secret": SECRET}, headers=manager)
             for url in [*PRIVATE_URLS, receiver.url()]
         }
 
@@ -282,7 +283,7 @@ def test_delivery_checks_the_address_again(settings: Settings, receiver: Receive
 
 
 def test_webhooks_are_private_to_their_publisher(client: TestClient, receiver: Receiver) -> None:
-    polygraph = keys(client, SEED_PUBLISHER, "reviews:read")
+    polygraph = keys(client, SEED_PUBLISHER, "reviews:read", "webhooks:manage")
     maldita = keys(client, OTHER, "reviews:write")
     admin_key = key(client, "maldita", "admin")
     webhook_id = subscribe(client, polygraph, receiver.url("/polygraph"))
@@ -322,8 +323,12 @@ def test_webhooks_are_private_to_their_publisher(client: TestClient, receiver: R
     assert anonymous.status_code == 401
     assert for_someone_else.status_code == 403
     assert for_someone_else.json()["errors"][0]["path"] == "/publisher"
-    assert admin_without_owner.status_code == 422
-    assert admin_without_owner.json()["errors"][0]["path"] == "/publisher"
+    # The admin naming no publisher makes the platform's own webhook, no publisher's to see.
+    assert admin_without_owner.status_code == 201, admin_without_owner.text
+    platform = admin_without_owner.json()
+    assert (platform["publisher"], platform["partner"]) == (None, None)
+    assert client.get(f"/v1/webhooks/{platform['id']}", headers=maldita).status_code == 404
+    assert client.get(f"/v1/webhooks/{platform['id']}", headers=polygraph).status_code == 404
     assert admin_for_polygraph.status_code == 201
     assert admin_for_polygraph.json()["publisher"] == "polygraph"
 

@@ -26,6 +26,7 @@ from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
 from app.native import format_timestamp
 from app.security import (
+    PARTNER_SCOPES,
     Principal,
     bearer_token,
     expand_scopes,
@@ -61,6 +62,17 @@ def authenticate(
     key = crud.get_key(session=session, key_id=parts[0])
     if key is None or key.revoked_at is not None or not secret_matches(parts[1], key.secret_hash):
         raise Unauthorized("The API key is not valid or has been revoked.")
+    if key.partner_id is not None:
+        partner = crud.get_partner_by_id(session=session, partner_id=key.partner_id)
+        assert partner is not None  # enforced by the foreign key
+        return Principal(
+            actor=f"key:{key.id}",
+            # Only what a partner may hold, even if a row says more: partners never write.
+            scopes=expand_scopes([scope for scope in key.scopes if scope in PARTNER_SCOPES]),
+            partner_id=partner.id,
+            partner_slug=partner.slug,
+        )
+    assert key.publisher_id is not None  # a key has one owner (check constraint)
     publisher = crud.get_publisher_by_id(session=session, publisher_id=key.publisher_id)
     assert publisher is not None  # enforced by the foreign key
     return Principal(
@@ -108,6 +120,7 @@ def _requiring(scope: str) -> Any:
 
 ReaderDep = Annotated[Principal, Depends(_requiring("reviews:read"))]
 WriterDep = Annotated[Principal, Depends(_requiring("reviews:write"))]
+WebhookManagerDep = Annotated[Principal, Depends(_requiring("webhooks:manage"))]
 AdminDep = Annotated[Principal, Depends(_requiring("admin"))]
 
 

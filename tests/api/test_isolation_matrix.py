@@ -1,11 +1,12 @@
 """The isolation matrix (issue 7): every operation of the app × every kind of caller.
 
 Publisher A ("alpha") owns a published review, a draft, a review it published and then took
-back to draft, a webhook and a Google page; publisher B ("beta") owns a key and nothing of A's.
+back to draft, a webhook and a Google page; publisher B ("beta") owns a key and nothing of A's;
+partner G ("gamma", a syndication partner) has a key with reviews:read and webhooks:manage.
 Every operation is sent with A's write key (the control: it must work), A's read-only key, B's
-key, the admin token, no key, a revoked key and malformed ``Authorization`` headers, and, with
-no key, to a second app on the same database whose public reads are switched off. ``EXPECTED``
-states the status of every cell; a route the table does not name fails
+key, G's key, the admin token, no key, a revoked key and malformed ``Authorization`` headers,
+and, with no key, to a second app on the same database whose public reads are switched off.
+``EXPECTED`` states the status of every cell; a route the table does not name fails
 ``test_every_route_has_expectations``, so a new endpoint cannot slip past the matrix.
 
 Every answer is also checked for what it must never carry: A's private text (in its drafts and
@@ -46,15 +47,25 @@ PRIVATE = "qz7isolationmarker"  # A's draft text and webhook URL: only A and the
 SECRET = "qz7signingsecret-never-shown"  # A's webhook secret: nobody ever sees it again
 ALPHA = {"slug": "alpha", "name": "Alpha Checks", "url": "https://alpha.example/"}
 BETA = {"slug": "beta", "name": "Beta Checks", "url": "https://beta.example/"}
+GAMMA = {"slug": "gamma", "name": "Gamma Aggregator", "url": "https://gamma.example/"}
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 SCALE = {"best": 5, "worst": 1, "labels": [{"label": "False", "value": 1, "verdict": "false"}]}
 
 # The callers. The invalid credentials all share one column of EXPECTED.
-VALID = ("owner", "reader", "other", "admin", "anonymous", "anonymous-private")
+VALID = ("owner", "reader", "other", "partner", "admin", "anonymous", "anonymous-private")
 INVALID = ("revoked", "bearer-no-token", "basic", "garbage", "wrong-secret", "too-long")
-COLUMNS = ("owner", "reader", "other", "admin", "anonymous", "invalid", "anonymous-private")
+COLUMNS = (
+    "owner",
+    "reader",
+    "other",
+    "partner",
+    "admin",
+    "anonymous",
+    "invalid",
+    "anonymous-private",
+)
 # Who must never see A's private text.
-OUTSIDERS = frozenset({"other", "anonymous", "anonymous-private", *INVALID})
+OUTSIDERS = frozenset({"other", "partner", "anonymous", "anonymous-private", *INVALID})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,9 @@ class World:
         self.reader_key = make_key(client, "alpha", "reviews:read")
         revoked = make_key(client, "alpha", "reviews:write")
         self.other_key = make_key(client, "beta", "reviews:write")
+        created = client.post("/v1/partners", json=GAMMA, headers=bearer(ADMIN_TOKEN))
+        assert created.status_code == 201, created.text
+        self.partner_key = self.new_partner_key("reviews:read", "webhooks:manage")
         revoked_id = revoked.split("_")[1]
         revoking = client.delete(f"/v1/keys/{revoked_id}", headers=bearer(ADMIN_TOKEN))
         assert revoking.status_code == 204
@@ -103,6 +117,7 @@ class World:
             "owner": bearer(self.owner_key),
             "reader": bearer(self.reader_key),
             "other": bearer(self.other_key),
+            "partner": bearer(self.partner_key),
             "admin": bearer(ADMIN_TOKEN),
             "anonymous": {},
             "anonymous-private": {},
@@ -159,6 +174,18 @@ class World:
 
     def new_key_id(self) -> str:
         return make_key(self.client, "alpha", "reviews:read").split("_")[1]
+
+    def new_partner_key(self, *scopes: str) -> str:
+        body = {"name": "partner", "scopes": list(scopes)}
+        created = self.client.post(
+            "/v1/partners/gamma/keys", json=body, headers=bearer(ADMIN_TOKEN)
+        )
+        assert created.status_code == 201, created.text
+        key: str = created.json()["key"]
+        return key
+
+    def new_partner_key_id(self) -> str:
+        return self.new_partner_key("reviews:read").split("_")[1]
 
     def new_page(self) -> str:
         page_url = self.url("page")
@@ -391,6 +418,28 @@ CASES = [
     Case("GET", "/v1/publishers/{slug}/keys", lambda w: Call("/v1/publishers/alpha/keys")),
     Case("DELETE", "/v1/keys/{key_id}", lambda w: Call(f"/v1/keys/{w.new_key_id()}")),
     Case(
+        "DELETE",
+        "/v1/keys/{key_id}",
+        lambda w: Call(f"/v1/keys/{w.new_partner_key_id()}"),
+        "partner's",
+    ),
+    Case(
+        "POST",
+        "/v1/partners",
+        lambda w: Call(
+            "/v1/partners",
+            json={"slug": f"new-{next(w.counter)}", "name": "New", "url": "https://new.example/"},
+        ),
+    ),
+    Case("GET", "/v1/partners", lambda w: Call("/v1/partners")),
+    Case("GET", "/v1/partners/{slug}", lambda w: Call("/v1/partners/gamma")),
+    Case(
+        "POST",
+        "/v1/partners/{slug}/keys",
+        lambda w: Call("/v1/partners/gamma/keys", json={"name": "x", "scopes": ["reviews:read"]}),
+    ),
+    Case("GET", "/v1/partners/{slug}/keys", lambda w: Call("/v1/partners/gamma/keys")),
+    Case(
         "GET",
         "/v1/publishers/{slug}/rating-scale",
         lambda w: Call("/v1/publishers/alpha/rating-scale"),
@@ -541,95 +590,103 @@ def _page_of(page_id: str) -> dict[str, Any]:
 # The expected status of every cell. "invalid" is each of INVALID; "anonymous-private" is no
 # key on a service with CLAIMREVIEW_PUBLIC_READS=false. The rows most operations share:
 # fmt: off
-#              owner reader other admin anon invalid private
-PUBLIC =       (200, 200,   200,  200,  200, 401,    401)  # published: anyone with no bad key
-OWN_DRAFTS =   (200, 200,   200,  200,  401, 401,    401)  # each key lists its own drafts only
-DRAFT =        (200, 200,   404,  200,  404, 401,    401)  # A's draft: 404 hides it from others
-OWN =          (200, 200,   404,  200,  401, 401,    401)  # A's records: history, webhooks...
-CHANGE =       (200, 403,   404,  200,  401, 401,    401)  # changing A's review
-ADMIN_ONLY =   (403, 403,   403,  200,  401, 401,    401)
-OPEN =         (200, 200,   200,  200,  200, 200,    200)  # nothing stored is read
-UNPUBLISHED =  (404, 404,   404,  404,  404, 401,    401)  # public views of drafts: none
-PAGE_READ =    (200, 403,   404,  403,  401, 401,    401)  # Google pages: A's write key only
-GOOGLE_404 =   (404, 404,   404,  404,  404, 404,    404)
-EXPECTED: dict[str, tuple[int, int, int, int, int, int, int]] = {
-    "GET /v1/claim-reviews [q]":                               PUBLIC,
-    "GET /v1/claim-reviews [drafts]":                          OWN_DRAFTS,
-    "GET /v1/claim-reviews [drafts as JSON-LD]":               OWN_DRAFTS,
-    "GET /v1/facets [q]":                                      PUBLIC,
-    "GET /v1/facets [drafts]":                                 OWN_DRAFTS,
-    "POST /v1/claim-reviews":                                  (201, 403, 403, 201, 401, 401, 401),
-    "PUT /v1/claim-reviews/by-external-id/{external_id}":      (200, 403, 403, 200, 401, 401, 401),
-    "GET /v1/claim-reviews/{review_id}.jsonld [published]":    PUBLIC,
-    "GET /v1/claim-reviews/{review_id}.jsonld [draft]":        DRAFT,
-    "GET /v1/claim-reviews/{review_id} [published]":           PUBLIC,
-    "GET /v1/claim-reviews/{review_id} [draft]":               DRAFT,
-    "GET /v1/claim-reviews/{review_id} [unpublished]":         DRAFT,
+#              owner reader other partner admin anon invalid private
+PUBLIC =       (200, 200,   200,  200,    200,  200, 401,    401)  # published: any but a bad key
+OWN_DRAFTS =   (200, 200,   200,  200,    200,  401, 401,    401)  # each key lists its own drafts
+DRAFT =        (200, 200,   404,  404,    200,  404, 401,    401)  # A's draft: 404 to others
+OWN =          (200, 200,   404,  404,    200,  401, 401,    401)  # A's records: history, scale
+CHANGE =       (200, 403,   404,  403,    200,  401, 401,    401)  # changing A's review
+ADMIN_ONLY =   (403, 403,   403,  403,    200,  401, 401,    401)
+OPEN =         (200, 200,   200,  200,    200,  200, 200,    200)  # nothing stored is read
+UNPUBLISHED =  (404, 404,   404,  404,    404,  404, 401,    401)  # public views of drafts: none
+PAGE_READ =    (200, 403,   404,  403,    403,  401, 401,    401)  # Google pages: A's write key
+GOOGLE_404 =   (404, 404,   404,  404,    404,  404, 404,    404)
+HOOK =         (200, 403,   404,  404,    200,  401, 401,    401)  # A's webhook: webhooks:manage
+EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
+    "GET /v1/claim-reviews [q]":                           PUBLIC,
+    "GET /v1/claim-reviews [drafts]":                      OWN_DRAFTS,
+    "GET /v1/claim-reviews [drafts as JSON-LD]":           OWN_DRAFTS,
+    "GET /v1/facets [q]":                                  PUBLIC,
+    "GET /v1/facets [drafts]":                             OWN_DRAFTS,
+    "POST /v1/claim-reviews":                              (201, 403, 403, 403, 201, 401, 401, 401),
+    "PUT /v1/claim-reviews/by-external-id/{external_id}":  (200, 403, 403, 403, 200, 401, 401, 401),
+    "GET /v1/claim-reviews/{review_id}.jsonld [published]": PUBLIC,
+    "GET /v1/claim-reviews/{review_id}.jsonld [draft]":    DRAFT,
+    "GET /v1/claim-reviews/{review_id} [published]":       PUBLIC,
+    "GET /v1/claim-reviews/{review_id} [draft]":           DRAFT,
+    "GET /v1/claim-reviews/{review_id} [unpublished]":     DRAFT,
     "GET /v1/claim-reviews/{review_id} [draft as JSON-LD, If-None-Match]":
-                                                               (304, 304, 404, 304, 404, 401, 401),
-    "PUT /v1/claim-reviews/{review_id}":                       CHANGE,
-    "PATCH /v1/claim-reviews/{review_id} [published]":         CHANGE,
-    "PATCH /v1/claim-reviews/{review_id} [draft]":             CHANGE,
-    "DELETE /v1/claim-reviews/{review_id}":                    (204, 403, 404, 204, 401, 401, 401),
-    "POST /v1/claim-reviews/{review_id}/corrections":          (201, 403, 404, 201, 401, 401, 401),
+                                                           (304, 304, 404, 404, 304, 404, 401, 401),
+    "PUT /v1/claim-reviews/{review_id}":                   CHANGE,
+    "PATCH /v1/claim-reviews/{review_id} [published]":     CHANGE,
+    "PATCH /v1/claim-reviews/{review_id} [draft]":         CHANGE,
+    "DELETE /v1/claim-reviews/{review_id}":                (204, 403, 404, 403, 204, 401, 401, 401),
+    "POST /v1/claim-reviews/{review_id}/corrections":      (201, 403, 404, 403, 201, 401, 401, 401),
     "GET /v1/claim-reviews/{review_id}/revisions [published]": OWN,
-    "GET /v1/claim-reviews/{review_id}/revisions [draft]":     OWN,
+    "GET /v1/claim-reviews/{review_id}/revisions [draft]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions/{version} [draft]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions/{version} [unpublished]": OWN,
-    "GET /v1/claim-reviews/{review_id}/embed [published]":     PUBLIC,
-    "GET /v1/claim-reviews/{review_id}/embed [draft]":         DRAFT,
-    "GET /v1/markup [published]":                              PUBLIC,
-    "GET /v1/markup [draft]":                                  UNPUBLISHED,
-    "GET /v1/markup [draft as HTML]":                          UNPUBLISHED,
-    "GET /claim-reviews/{review_id} [published]":              PUBLIC,
-    "GET /claim-reviews/{review_id} [draft]":                  DRAFT,
-    "POST /v1/publishers":                                     (403, 403, 403, 201, 401, 401, 401),
-    "GET /v1/publishers":                                      ADMIN_ONLY,
-    "GET /v1/publishers/{slug}":                               OWN,
-    "PATCH /v1/publishers/{slug}":                             ADMIN_ONLY,
-    "POST /v1/publishers/{slug}/keys":                         (403, 403, 403, 201, 401, 401, 401),
-    "GET /v1/publishers/{slug}/keys":                          ADMIN_ONLY,
-    "DELETE /v1/keys/{key_id}":                                (403, 403, 403, 204, 401, 401, 401),
-    "GET /v1/publishers/{slug}/rating-scale":                  OWN,
-    "PUT /v1/publishers/{slug}/rating-scale":                  ADMIN_ONLY,
-    "GET /v1/feed":                                            PUBLIC,
-    "GET /v1/export [ndjson]":                                 PUBLIC,
-    "GET /v1/export [jsonld with tombstones]":                 PUBLIC,
-    "GET /v1/export [drafts as CSV]":                          OWN_DRAFTS,
-    "GET /v1/export [drafts as gzipped NDJSON]":               OWN_DRAFTS,
-    # Any key may subscribe (README), but only for its own publisher.
-    "POST /v1/webhooks":                                       (201, 201, 403, 201, 401, 401, 401),
-    "GET /v1/webhooks":                                        OWN_DRAFTS,  # its own
-    "GET /v1/webhooks/{webhook_id}":                           OWN,
-    "DELETE /v1/webhooks/{webhook_id}":                        (204, 204, 404, 204, 401, 401, 401),
-    "GET /v1/webhooks/{webhook_id}/deliveries":                OWN,
-    "POST /v1/validate":                                       OPEN,
-    "POST /v1/import":                                         (200, 403, 403, 200, 401, 401, 401),
-    "GET /healthz":                                            OPEN,
-    "GET /readyz":                                             OPEN,
-    "GET /metrics":                                            OPEN,
-    "GET /v1/verdicts":                                        OPEN,
-    "GET /openapi.json":                                       OPEN,
-    "GET /docs":                                               OPEN,
-    "GET /docs/oauth2-redirect":                               OPEN,
-    "GET /redoc":                                              OPEN,
+    "GET /v1/claim-reviews/{review_id}/embed [published]": PUBLIC,
+    "GET /v1/claim-reviews/{review_id}/embed [draft]":     DRAFT,
+    "GET /v1/markup [published]":                          PUBLIC,
+    "GET /v1/markup [draft]":                              UNPUBLISHED,
+    "GET /v1/markup [draft as HTML]":                      UNPUBLISHED,
+    "GET /claim-reviews/{review_id} [published]":          PUBLIC,
+    "GET /claim-reviews/{review_id} [draft]":              DRAFT,
+    "POST /v1/publishers":                                 (403, 403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/publishers":                                  ADMIN_ONLY,
+    "GET /v1/publishers/{slug}":                           OWN,
+    "PATCH /v1/publishers/{slug}":                         ADMIN_ONLY,
+    "POST /v1/publishers/{slug}/keys":                     (403, 403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/publishers/{slug}/keys":                      ADMIN_ONLY,
+    "DELETE /v1/keys/{key_id}":                            (403, 403, 403, 403, 204, 401, 401, 401),
+    "DELETE /v1/keys/{key_id} [partner's]":                (403, 403, 403, 403, 204, 401, 401, 401),
+    "POST /v1/partners":                                   (403, 403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/partners":                                    ADMIN_ONLY,
+    "GET /v1/partners/{slug}":                             ADMIN_ONLY,
+    "POST /v1/partners/{slug}/keys":                       (403, 403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/partners/{slug}/keys":                        ADMIN_ONLY,
+    "GET /v1/publishers/{slug}/rating-scale":              OWN,
+    "PUT /v1/publishers/{slug}/rating-scale":              ADMIN_ONLY,
+    "GET /v1/feed":                                        PUBLIC,
+    "GET /v1/export [ndjson]":                             PUBLIC,
+    "GET /v1/export [jsonld with tombstones]":             PUBLIC,
+    "GET /v1/export [drafts as CSV]":                      OWN_DRAFTS,
+    "GET /v1/export [drafts as gzipped NDJSON]":           OWN_DRAFTS,
+    # Webhooks take webhooks:manage (write keys hold it, read keys do not; README); a key
+    # subscribes for its own publisher or partner only.
+    "POST /v1/webhooks":                                   (201, 403, 403, 403, 201, 401, 401, 401),
+    "GET /v1/webhooks":                                    (200, 403, 200, 200, 200, 401, 401, 401),
+    "GET /v1/webhooks/{webhook_id}":                       HOOK,
+    "DELETE /v1/webhooks/{webhook_id}":                    (204, 403, 404, 404, 204, 401, 401, 401),
+    "GET /v1/webhooks/{webhook_id}/deliveries":            HOOK,
+    "POST /v1/validate":                                   OPEN,
+    "POST /v1/import":                                     (200, 403, 403, 403, 200, 401, 401, 401),
+    "GET /healthz":                                        OPEN,
+    "GET /readyz":                                         OPEN,
+    "GET /metrics":                                        OPEN,
+    "GET /v1/verdicts":                                    OPEN,
+    "GET /openapi.json":                                   OPEN,
+    "GET /docs":                                           OPEN,
+    "GET /docs/oauth2-redirect":                           OPEN,
+    "GET /redoc":                                          OPEN,
     # Google's statuses: a write refused by validation is 400; the admin token has no pages.
-    "POST /v1alpha1/pages":                                    (200, 403, 400, 403, 401, 401, 401),
-    "GET /v1alpha1/pages/{page_id} [published]":               PAGE_READ,
-    "GET /v1alpha1/pages/{page_id} [draft]":                   (404, 403, 404, 403, 401, 401, 401),
-    "PUT /v1alpha1/pages/{page_id}":                           PAGE_READ,
-    "DELETE /v1alpha1/pages/{page_id}":                        PAGE_READ,
-    "GET /v1alpha1/pages":                                     (200, 403, 403, 403, 401, 401, 401),
-    "GET /v1alpha1/pages [draft URL]":                         (200, 403, 200, 403, 401, 401, 401),
+    "POST /v1alpha1/pages":                                (200, 403, 400, 403, 403, 401, 401, 401),
+    "GET /v1alpha1/pages/{page_id} [published]":           PAGE_READ,
+    "GET /v1alpha1/pages/{page_id} [draft]":               (404, 403, 404, 403, 403, 401, 401, 401),
+    "PUT /v1alpha1/pages/{page_id}":                       PAGE_READ,
+    "DELETE /v1alpha1/pages/{page_id}":                    PAGE_READ,
+    "GET /v1alpha1/pages":                                 (200, 403, 403, 403, 403, 401, 401, 401),
+    "GET /v1alpha1/pages [draft URL]":                     (200, 403, 200, 403, 403, 401, 401, 401),
     # claims:search ignores keys while reads are public (README, Google compatibility).
-    "GET /v1alpha1/claims:search [query]":                     (200, 200, 200, 200, 200, 200, 401),
-    "GET /v1alpha1/claims:search [site]":                      (200, 200, 200, 200, 200, 200, 401),
-    "GET /v1alpha1/claims:imageSearch":                        (501,) * 7,
-    "GET /v1alpha1/{path:path}":                               GOOGLE_404,
-    "POST /v1alpha1/{path:path}":                              GOOGLE_404,
-    "PUT /v1alpha1/{path:path}":                               GOOGLE_404,
-    "PATCH /v1alpha1/{path:path}":                             GOOGLE_404,
-    "DELETE /v1alpha1/{path:path}":                            GOOGLE_404,
+    "GET /v1alpha1/claims:search [query]":                 (200, 200, 200, 200, 200, 200, 200, 401),
+    "GET /v1alpha1/claims:search [site]":                  (200, 200, 200, 200, 200, 200, 200, 401),
+    "GET /v1alpha1/claims:imageSearch":                    (501,) * 8,
+    "GET /v1alpha1/{path:path}":                           GOOGLE_404,
+    "POST /v1alpha1/{path:path}":                          GOOGLE_404,
+    "PUT /v1alpha1/{path:path}":                           GOOGLE_404,
+    "PATCH /v1alpha1/{path:path}":                         GOOGLE_404,
+    "DELETE /v1alpha1/{path:path}":                        GOOGLE_404,
 }
 # fmt: on
 
@@ -706,7 +763,7 @@ def test_isolation_matrix(world: World, case: Case, credential: str) -> None:
     if 400 <= response.status_code < 500:
         assert_error_shape(call.path, response)
     body = response.text.lower()
-    for secret in (SECRET, world.owner_key, world.reader_key, world.other_key):
+    for secret in (SECRET, world.owner_key, world.reader_key, world.other_key, world.partner_key):
         assert secret.lower() not in body
     if credential in OUTSIDERS:
         assert PRIVATE not in body

@@ -295,11 +295,37 @@ def test_jsonld_input_is_mapped_onto_the_native_model(
     assert rendered["itemReviewed"]["appearance"] == document["itemReviewed"]["appearance"]
 
 
-def test_jsonld_input_with_unknown_property_is_refused(
+def test_jsonld_input_is_repaired_and_the_answer_lists_the_repairs(
     client: TestClient, writer: dict[str, str]
 ) -> None:
     document: dict[str, Any] = load_example("seed-factcheck.jsonld")
     document["claimreviewed"] = document.pop("claimReviewed")
+    document["datePublished"] = "2024-01-17 09:30"
+
+    response = client.post(
+        "/v1/claim-reviews",
+        content=orjson.dumps(document),
+        headers={**writer, "Content-Type": "application/ld+json"},
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["claim_reviewed"] == load_example("seed-factcheck.json")["claim_reviewed"]
+    assert body["date_published"] == "2024-01-17T09:30:00Z"
+    assert [(item["path"], item["code"]) for item in body["repairs"]] == [
+        ("/datePublished", "date-repaired"),
+        ("/dateModified", "date-unreadable"),  # the example's placeholder
+        ("/claimreviewed", "property-repaired"),
+    ]
+    stored = client.get(response.headers["Location"], headers=writer).json()
+    assert "repairs" not in stored
+
+
+def test_jsonld_input_without_a_claim_is_refused_naming_it(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    document: dict[str, Any] = load_example("seed-factcheck.jsonld")
+    del document["claimReviewed"]
 
     response = client.post(
         "/v1/claim-reviews",
@@ -308,7 +334,8 @@ def test_jsonld_input_with_unknown_property_is_refused(
     )
 
     assert response.status_code == 422
-    assert "/claimreviewed" in [error["path"] for error in response.json()["errors"]]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["path"] for error in response.json()["errors"]] == ["/claimReviewed"]
 
 
 def test_several_reviews_share_an_article_with_anchors(

@@ -58,18 +58,17 @@ def test_validate_object_needs_no_key_and_finds_nothing_wrong(client: TestClient
 def test_validate_finding_has_severity_profile_pointer_code_and_message(
     client: TestClient,
 ) -> None:
-    rating = {"@type": "Rating", "ratingValue": 1, "bestRating": 5, "worstRating": 1}
-
-    result = validate(client, claim_review(reviewRating=rating))
+    result = validate(client, claim_review(reviewRating={"@type": "Rating"}))
 
     assert result["valid"] is False
     assert result["findings"] == [
         {
             "severity": "error",
-            "profile": "google",
-            "path": "/reviewRating/alternateName",
-            "code": "missing-required",
-            "message": 'reviewRating.alternateName is required: the verdict as text, e.g. "False".',
+            "profile": "repair",
+            "path": "/reviewRating",
+            "code": "missing-rating",
+            "message": "reviewRating needs a textual rating (alternateName) or a ratingValue on "
+            "a usable scale.",
         }
     ]
 
@@ -78,7 +77,10 @@ def test_validate_array_points_into_each_element(client: TestClient) -> None:
     result = validate(client, [claim_review(), claim_review(url="ftp://factcheck.example/x")])
 
     assert paths(result) == ["/1/url"]
-    assert result["findings"][0]["code"] == "invalid-url"
+    assert [item["code"] for item in result["findings"] if item["path"] == "/1/url"] == [
+        "url-dropped",
+        "missing-url",
+    ]
 
 
 def test_validate_graph_points_into_the_graph(client: TestClient) -> None:
@@ -99,33 +101,48 @@ def test_validate_data_commons_feed(client: TestClient) -> None:
 
     assert result["valid"] is True
     warnings = {(item["path"], item["code"]) for item in result["findings"]}
-    assert ("/dataFeedElement/1", "null-value") in warnings
+    assert ("/dataFeedElement/0/item/0/reviewRating/ratingValue", "number-repaired") in warnings
     assert (
         "/dataFeedElement/3/0/item/itemReviewed/appearance",
         "missing-recommended",
     ) in warnings
 
 
-def test_validate_misspelled_property_is_an_error(client: TestClient) -> None:
+def test_validate_property_in_another_case_is_read_as_the_schema_org_property(
+    client: TestClient,
+) -> None:
     node = claim_review(claimReviewed=None, claimreviewed="The bridge was sold.")
 
     result = validate(client, node)
 
-    misspelt = [item for item in result["findings"] if item["path"] == "/claimreviewed"]
-    assert result["valid"] is False
-    assert misspelt == [
-        {
-            "severity": "error",
-            "profile": "schemaorg",
-            "path": "/claimreviewed",
-            "code": "unknown-property",
-            "message": '"claimreviewed" is not a schema.org property. Did you mean claimReviewed?',
-        }
+    assert result == {
+        "valid": True,
+        "findings": [
+            {
+                "severity": "warning",
+                "profile": "repair",
+                "path": "/claimreviewed",
+                "code": "property-repaired",
+                "message": "claimreviewed was read as claimReviewed.",
+            }
+        ],
+    }
+
+
+def test_validate_vendor_properties_are_warnings_on_input(client: TestClient) -> None:
+    node = claim_review(claimReviewSiteLogo="https://factcheck.example/logo.png", colour="red")
+
+    result = validate(client, node)
+
+    assert result["valid"] is True
+    assert [(item["path"], item["severity"], item["code"]) for item in result["findings"]] == [
+        ("/claimReviewSiteLogo", "warning", "unknown-property"),
+        ("/colour", "warning", "unknown-property"),
     ]
 
 
 def test_validate_checks_the_chosen_profile_only(client: TestClient) -> None:
-    node = claim_review(colour="red", reviewRating={"@type": "Rating", "ratingValue": 1})
+    node = claim_review(colour="red", itemReviewed=None)
 
     both = validate(client, node)
     google = validate(client, node, profile="google")
@@ -146,18 +163,25 @@ def test_validate_html_page_pointers_name_the_block(client: TestClient) -> None:
     for page, expected in [
         ("jsonld-page.html", []),
         ("rdfa-page.html", []),
-        ("microdata-page.html", ["/microdata/1/claimreviewed", "/microdata/1/claimReviewed"]),
+        ("microdata-page.html", ["/microdata/1/claimreviewed"]),
     ]:
         response = client.post("/v1/validate", content=(FIXTURES / page).read_bytes(), headers=HTML)
 
         assert response.status_code == 200, response.text
-        assert paths(response.json()) == expected, page
+        repairs = [
+            item["path"] for item in response.json()["findings"] if item["profile"] == "repair"
+        ]
+        assert paths(response.json()) == [], page
+        assert [path for path in repairs if not path.endswith("/inLanguage")] == expected, page
 
 
 def test_validate_html_reads_json_ld_microdata_and_rdfa(client: TestClient) -> None:
     broken_rating = orjson.dumps(
         {"@context": "https://schema.org", "@graph": [{"@type": "WebPage"}, claim_review()]}
-    ).replace(b'"alternateName":"False"', b'"alternateName":null')
+    ).replace(
+        b'"ratingValue":1,"bestRating":5,"worstRating":1,"alternateName":"False"',
+        b'"alternateName":null',
+    )
     page = (
         b"""<!doctype html><html><head>
       <script type="application/ld+json">{"@context": "https://schema.org", "@type": "Thing"}
@@ -190,10 +214,15 @@ def test_validate_html_reads_json_ld_microdata_and_rdfa(client: TestClient) -> N
         (item["path"], item["code"]) for item in result["findings"] if item["severity"] == "error"
     }
     assert errors == {
-        ("/json-ld/1/@graph/1/reviewRating/alternateName", "missing-required"),
+        ("/json-ld/1/@graph/1/reviewRating", "missing-rating"),
         ("/json-ld/2", "invalid-json"),
-        ("/microdata/0/reviewRating/ratingValue", "rating-out-of-range"),
-        ("/rdfa/0/url", "missing-required"),
+        ("/rdfa/0/url", "missing-url"),
+    }
+    assert {
+        (item["path"], item["code"]) for item in result["findings"] if item["profile"] == "repair"
+    } >= {
+        ("/json-ld/1/@graph/1/reviewRating/alternateName", "empty-value"),
+        ("/microdata/0/reviewRating", "rating-scale-dropped"),
     }
 
 
@@ -232,7 +261,7 @@ def test_validate_sniffs_a_body_without_a_known_type(client: TestClient) -> None
         "/v1/validate", content=orjson.dumps(claim_review()), headers={"Content-Type": ""}
     )
 
-    assert paths(as_text.json())[0] == "/microdata/1/claimreviewed"
+    assert "/microdata/1/claimreviewed" in [item["path"] for item in as_text.json()["findings"]]
     assert as_json.json()["valid"] is True
 
 

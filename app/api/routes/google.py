@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import crud, cursors, google_compat, query, reviews
 from app.api import openapi
-from app.api.deps import JsonBody, authenticate
+from app.api.deps import Body, JsonBody, authenticate
 from app.errors import (
     APIError,
     BadRequest,
@@ -383,6 +383,13 @@ def _publishing(markup: int) -> Iterator[None]:
         raise _invalid_markup(error.errors, markup=markup) from None
 
 
+def _page_source(body: Body, *, page_url: str, markup: int) -> dict[str, Any]:
+    """The page body as sent (``parse_page`` accepted it: an object with this markup)."""
+    return google_compat.page_source(
+        body.data, page_url=page_url, markup=markup, media_type=body.media_type
+    )
+
+
 def _markups(page: GoogleClaimReviewMarkupPage, page_url: str) -> list[str]:
     if not page.claim_review_markups:
         raise BadRequest(
@@ -415,9 +422,14 @@ def create_page(request: Request, body: JsonBody) -> Response:
             )
         for index, (markup, url) in enumerate(zip(page.claim_review_markups, urls, strict=True)):
             document = google_compat.to_document(
-                markup, url=url, publish_date=page.publish_date, language=publisher.language
+                markup,
+                url=url,
+                publish_date=page.publish_date,
+                language=publisher.language,
+                time_zone=publisher.time_zone,
             )
             incoming = _review_in(document, markup=index)
+            source = _page_source(body, page_url=page_url, markup=index)
             with _publishing(index):
                 reviews.create(
                     session=session,
@@ -425,6 +437,7 @@ def create_page(request: Request, body: JsonBody) -> Response:
                     incoming=incoming,
                     actor=principal.actor,
                     base_url=settings.public_base_url,
+                    source=source,
                 )
         result = _page_body(
             session, publisher=publisher, page_url=page_url, dialect=settings.dialect
@@ -498,8 +511,10 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                 publish_date=page.publish_date,
                 previous=kept.document if kept is not None else None,
                 language=publisher.language,
+                time_zone=publisher.time_zone,
             )
             incoming = _review_in(document, markup=index)
+            source = _page_source(body, page_url=page_url, markup=index)
             with _publishing(index):
                 if kept is None:
                     reviews.create(
@@ -508,6 +523,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                         incoming=incoming,
                         actor=principal.actor,
                         base_url=settings.public_base_url,
+                        source=source,
                     )
                 else:
                     reviews.replace(
@@ -517,6 +533,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
                         incoming=incoming,
                         actor=principal.actor,
                         base_url=settings.public_base_url,
+                        source=source,
                     )
         for index, review in enumerate(current):
             if index not in chosen:

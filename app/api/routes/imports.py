@@ -25,6 +25,7 @@ from app import crud, importer, validation
 from app.api import openapi
 from app.api.deps import SessionDep, SettingsDep, WriterDep, media_type
 from app.errors import Forbidden, MalformedBody, Unprocessable
+from app.native import check_http_url
 from app.security import Principal
 from app.validation import Finding
 
@@ -94,6 +95,26 @@ async def upload(request: Request) -> Upload:
 
 
 UploadDep = Annotated[Upload, Depends(upload)]
+PageUrl = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        description="Where the markup was published (an http(s) URL): relative URLs in it "
+        "resolve against it. For an HTML page it wins over the page's <base href> and "
+        "canonical link.",
+    ),
+]
+
+
+def _page_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_http_url(value.strip())
+    except ValueError as error:
+        raise MalformedBody(
+            f"page_url {error}.", errors=[{"path": "page_url", "message": str(error)}]
+        ) from None
 
 
 def _unreadable(error: ValueError) -> MalformedBody:
@@ -117,15 +138,18 @@ def _json(body: dict[str, Any]) -> Response:
 )
 def validate_markup(
     body: UploadDep,
+    page_url: PageUrl = None,
     profile: Annotated[
         Literal["google", "schemaorg"] | None,
         Query(description="Check one profile only; both when omitted."),
     ] = None,
 ) -> Response:
-    """Check ClaimReview JSON-LD, NDJSON or an HTML page's markup (no key needed)."""
+    """Check ClaimReview JSON-LD, NDJSON or an HTML page's markup as an import would read it."""
     profiles = (profile,) if profile else validation.PROFILES
     try:
-        findings = importer.check(body.raw, kind=body.kind, profiles=profiles)
+        findings = importer.check(
+            body.raw, kind=body.kind, profiles=profiles, page_url=_page_url(page_url)
+        )
     except ValueError as error:
         raise _unreadable(error) from None
     return _json(
@@ -150,6 +174,7 @@ def import_markup(
     session: SessionDep,
     settings: SettingsDep,
     body: UploadDep,
+    page_url: PageUrl = None,
     publisher: Annotated[
         str | None,
         Query(
@@ -163,7 +188,9 @@ def import_markup(
     publishers = _publishers(session, principal, publisher)
     # Parsed batch by batch as the import goes (the first item read here to refuse an input
     # without any), so a large NDJSON body is never held as Python objects all at once.
-    items = importer.claim_reviews(importer.sources(body.raw, body.kind))
+    items = importer.claim_reviews(
+        importer.sources(body.raw, body.kind, page_url=_page_url(page_url))
+    )
     try:
         first = next(items, None)
     except ValueError as error:

@@ -44,21 +44,26 @@ def publisher_public(publisher: Publisher) -> PublisherPublic:
         logo=publisher.logo,
         same_as=publisher.same_as,
         language=publisher.language,
+        time_zone=publisher.time_zone,
         domains=publisher.domains,
         created_at=format_timestamp(publisher.created_at),
         updated_at=format_timestamp(publisher.updated_at),
     )
 
 
-def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
+def key_fields(key: ApiKey) -> dict[str, Any]:
+    """What the answers show of any key, a publisher's or a partner's: never its secret."""
     return {
         "id": key.id,
         "name": key.name,
-        "publisher": publisher_slug,
         "scopes": key.scopes,
         "created_at": format_timestamp(key.created_at),
         "revoked_at": format_timestamp(key.revoked_at) if key.revoked_at else None,
     }
+
+
+def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
+    return {**key_fields(key), "publisher": publisher_slug}
 
 
 def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publisher:

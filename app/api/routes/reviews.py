@@ -1,15 +1,17 @@
 """Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Path, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app import claimreview_reader, crud, idempotency, reviews, validation
+from app import crud, idempotency, importer, reviews
 from app.api import openapi
 from app.api.deps import (
     Body,
@@ -37,6 +39,7 @@ from app.models import ClaimReview, Publisher, ReviewRevision
 from app.native import CorrectionIn, ReviewIn, format_timestamp
 from app.reviews import utc
 from app.security import Principal
+from app.validation import Finding
 
 router = APIRouter(prefix="/v1/claim-reviews", tags=["claim reviews"])
 
@@ -45,31 +48,70 @@ IfMatch = Annotated[str | None, Header(description="ETag of the version you edit
 IdempotencyKey = Annotated[str | None, Header(max_length=255)]
 
 
-def parse_review(body: Body, *, overrides: dict[str, Any] | None = None) -> ReviewIn:
-    """Native JSON, or a ClaimReview in JSON-LD mapped onto the native shape."""
-    data = body.data
-    if body.media_type == LD_JSON:
-        data = _native_from_jsonld(data)
-    if isinstance(data, dict) and overrides:
-        data = {**data, **overrides}
-    return validated(ReviewIn, data)
+@dataclass(slots=True)
+class Parsed:
+    """A write's review, and the repairs made to it when it came as JSON-LD markup."""
+
+    incoming: ReviewIn
+    repairs: list[Finding] = field(default_factory=list)
 
 
-def _native_from_jsonld(data: Any) -> dict[str, Any]:
-    node_type = data.get("@type") if isinstance(data, dict) else None
-    if node_type not in ("ClaimReview", ["ClaimReview"]):
+def markup_source(body: Body) -> dict[str, Any] | None:
+    """What the revision keeps of a JSON-LD body (the body as sent); native JSON keeps none."""
+    if body.media_type != LD_JSON:
+        return None
+    return reviews.markup_source(body.data, media_type=LD_JSON)
+
+
+def parse_review(
+    body: Body,
+    *,
+    session: Session,
+    principal: Principal,
+    overrides: dict[str, Any] | None = None,
+) -> Parsed:
+    """Native JSON (read strictly), or a ClaimReview in JSON-LD (repaired, then mapped onto
+    the native shape: markup from outside is read leniently, like an import)."""
+    if body.media_type != LD_JSON:
+        data = body.data
+        if isinstance(data, dict) and overrides:
+            data = {**data, **overrides}
+        return Parsed(validated(ReviewIn, data))
+    incoming, repairs = _from_markup(body.data, publisher=_own_publisher(session, principal))
+    if overrides:
+        incoming = validated(ReviewIn, {**incoming.model_dump(), **overrides})
+    return Parsed(incoming, repairs)
+
+
+def _from_markup(data: Any, *, publisher: Publisher | None) -> tuple[ReviewIn, list[Finding]]:
+    """The one ClaimReview of a JSON-LD body (a node, or a graph that holds one), as an import
+    would read it."""
+    items = list(importer.claim_reviews([importer.Source("", data)]))
+    if len(items) != 1:
         raise Unprocessable(
-            "Send one ClaimReview object as application/ld+json.",
-            errors=[{"path": "/@type", "message": "must be ClaimReview"}],
+            "Send one ClaimReview as application/ld+json (a node, or a @graph holding one).",
+            errors=[{"path": "/@type", "message": f"{len(items)} ClaimReview nodes found"}],
         )
-    found = validation.validate(data, profiles=("schemaorg",))
-    errors = [item for item in found if item.severity == "error"]
-    if errors:
+    assessed = importer.assess(
+        items[0],
+        language=publisher.language if publisher else None,
+        time_zone=publisher.time_zone if publisher else None,
+    )
+    if assessed.incoming is None:
+        errors = [finding for finding in assessed.findings if finding.severity == "error"]
         raise Unprocessable(
-            "The JSON-LD is not valid schema.org.",
-            errors=[{"path": item.path, "message": item.message} for item in errors],
+            "The ClaimReview cannot be read: it lacks what a review cannot do without.",
+            errors=[{"path": finding.path, "message": finding.message} for finding in errors],
+            findings=[dataclasses.asdict(finding) for finding in assessed.findings],
         )
-    return claimreview_reader.to_native(data)
+    return assessed.incoming, assessed.findings
+
+
+def _own_publisher(session: Session, principal: Principal) -> Publisher | None:
+    """The caller's publisher, whose language and time zone markup is read in."""
+    if principal.publisher_id is None:
+        return None
+    return crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
 
 
 def target_publisher(*, session: Session, principal: Principal, incoming: ReviewIn) -> Publisher:
@@ -97,7 +139,12 @@ def target_publisher(*, session: Session, principal: Principal, incoming: Review
 
 
 def review_response(
-    review: ClaimReview, *, publisher_slug: str, status_code: int = 200, request: Request
+    review: ClaimReview,
+    *,
+    publisher_slug: str,
+    status_code: int = 200,
+    request: Request,
+    repairs: Sequence[Finding] = (),
 ) -> Response:
     headers = {
         "ETag": etag(review.id, review.version, NATIVE),
@@ -107,6 +154,10 @@ def review_response(
     if status_code == 201:
         headers["Location"] = str(request.url_for("get_review", review_id=review.id))
     body = review.native
+    if repairs:  # what the normaliser did to markup: this answer's, not the stored review's
+        body = orjson.dumps(
+            orjson.loads(body) | {"repairs": [dataclasses.asdict(item) for item in repairs]}
+        )
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
@@ -161,7 +212,8 @@ def create_review(
 
     if (earlier := replayed()) is not None:
         return earlier
-    incoming = parse_review(body)
+    parsed = parse_review(body, session=session, principal=principal)
+    incoming = parsed.incoming
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
 
     def taken() -> Response:
@@ -182,9 +234,14 @@ def create_review(
             incoming=incoming,
             actor=principal.actor,
             base_url=settings.public_base_url,
+            source=markup_source(body),
         )
         response = review_response(
-            review, publisher_slug=publisher.slug, status_code=201, request=request
+            review,
+            publisher_slug=publisher.slug,
+            status_code=201,
+            request=request,
+            repairs=parsed.repairs,
         )
         if idempotency_key is not None:
             idempotency.remember(
@@ -218,7 +275,10 @@ def upsert_review(
     if_match: IfMatch = None,
 ) -> Response:
     """Create or replace the review with this CMS id (201 when created, 200 when replaced)."""
-    incoming = parse_review(body, overrides={"external_id": external_id})
+    parsed = parse_review(
+        body, session=session, principal=principal, overrides={"external_id": external_id}
+    )
+    incoming = parsed.incoming
     # Find the review by the id as stored (validated: surrounding whitespace stripped).
     external_id = incoming.external_id or external_id
     publisher = target_publisher(session=session, principal=principal, incoming=incoming)
@@ -236,9 +296,14 @@ def upsert_review(
                     incoming=incoming,
                     actor=principal.actor,
                     base_url=settings.public_base_url,
+                    source=markup_source(body),
                 )
             return review_response(
-                review, publisher_slug=publisher.slug, status_code=201, request=request
+                review,
+                publisher_slug=publisher.slug,
+                status_code=201,
+                request=request,
+                repairs=parsed.repairs,
             )
         except IntegrityError:
             # Created concurrently by another request: fall through and replace it.
@@ -255,8 +320,11 @@ def upsert_review(
         incoming=incoming,
         actor=principal.actor,
         base_url=settings.public_base_url,
+        source=markup_source(body),
     )
-    return review_response(review, publisher_slug=publisher.slug, request=request)
+    return review_response(
+        review, publisher_slug=publisher.slug, request=request, repairs=parsed.repairs
+    )
 
 
 async def get_review_jsonld(review_id: str, request: Request) -> Response:
@@ -300,16 +368,19 @@ def _change(
     principal: Principal,
     settings: Settings,
     if_match: str | None,
-    revise: Callable[[ClaimReview], ReviewIn],
+    revise: Callable[[ClaimReview], ReviewIn | Parsed],
     kind: str | None = None,
     status_code: int = 200,
+    source: dict[str, Any] | None = None,
 ) -> Response:
     """Apply ``revise`` to a review the caller owns, if ``If-Match`` still names its version."""
     review = owned_review(session=session, review_id=review_id, principal=principal)
     _check_if_match(if_match, review)
     publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
     assert publisher is not None
-    incoming = revise(review)
+    revised = revise(review)
+    parsed = revised if isinstance(revised, Parsed) else Parsed(revised)
+    incoming = parsed.incoming
     if incoming.publisher not in (None, publisher.slug):
         raise Unprocessable(
             "A review cannot move to another publisher.",
@@ -327,9 +398,14 @@ def _change(
         actor=principal.actor,
         base_url=settings.public_base_url,
         kind=kind,
+        source=source,
     )
     return review_response(
-        review, publisher_slug=publisher.slug, status_code=status_code, request=request
+        review,
+        publisher_slug=publisher.slug,
+        status_code=status_code,
+        request=request,
+        repairs=parsed.repairs,
     )
 
 
@@ -364,7 +440,8 @@ def replace_review(
         principal=principal,
         settings=settings,
         if_match=if_match,
-        revise=lambda _review: parse_review(body),
+        revise=lambda _review: parse_review(body, session=session, principal=principal),
+        source=markup_source(body),
     )
 
 
@@ -392,6 +469,8 @@ def patch_review(
 
     def revise(review: ClaimReview) -> ReviewIn:
         current = {**review.document, "status": review.status}
+        if "language" in body.data and "language_source" not in body.data:
+            current.pop("language_source", None)  # a language set by hand is not detected
         return validated(ReviewIn, merge_patch(current, body.data))
 
     return _change(
@@ -490,17 +569,27 @@ def get_revision(
     version: Annotated[int, Path(ge=1, le=INT4_MAX, description="A version of the review.")],
     session: SessionDep,
     principal: ReaderDep,
+    include: Annotated[
+        Literal["source"] | None,
+        Query(
+            description="`source`: add the markup this version was read from, as it arrived "
+            "(`null` for native JSON)."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Get one version of a claim review: the full snapshot and the JSON-LD it produced."""
     review = _history_review(session, review_id, principal)
     row = crud.get_revision(session=session, review_id=review.id, version=version)
     if row is None:
         raise NotFound(f"Review '{review.id}' has no version {version}.")
-    return {
+    revision = {
         **_revision_summary(row),
         "document": row.document,
         "jsonld": orjson.loads(row.jsonld),
     }
+    if include == "source":
+        revision["source"] = row.source
+    return revision
 
 
 def _history_review(session: Session, review_id: str, principal: Principal) -> ClaimReview:

@@ -120,7 +120,7 @@ class Filters:
             return self.review_filter
         if principal is None:
             raise Unauthorized("Listing drafts needs an API key.")
-        own = None if principal.is_admin else (principal.publisher_id or -1,)
+        own = None if principal.is_admin else (principal.own_publisher or -1,)
         return replace(self.review_filter, statuses=("draft",), publisher_ids=own)
 
 

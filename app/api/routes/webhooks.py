@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app import crud, verdicts, webhooks
 from app.api import openapi
-from app.api.deps import JsonBody, ReaderDep, SessionDep, SettingsDep, validated
+from app.api.deps import JsonBody, SessionDep, SettingsDep, WebhookManagerDep, validated
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.models import Webhook
 from app.native import LanguageTag, NoNul, Slug, Url, format_timestamp
@@ -62,13 +62,18 @@ class WebhookIn(BaseModel):
     )
     filters: WebhookFilters = Field(default_factory=WebhookFilters)
     publisher: Slug | None = Field(
-        default=None, description="The owner: the key's publisher; only an admin names another."
+        default=None,
+        description=(
+            "The owning publisher. Default: the key's publisher or partner; for the admin, "
+            "the platform. Only the admin names another publisher."
+        ),
     )
 
 
 class WebhookPublic(BaseModel):
     id: str
-    publisher: str
+    publisher: str | None = Field(description="The owning publisher, if a publisher owns it.")
+    partner: str | None = Field(description="The owning partner, if a partner owns it.")
     url: str
     events: list[str]
     filters: dict[str, str]
@@ -100,10 +105,12 @@ class DeliveryList(BaseModel):
     items: list[DeliveryPublic]
 
 
-def webhook_public(webhook: Webhook, publisher_slug: str) -> WebhookPublic:
+def webhook_public(subscription: webhooks.Subscription) -> WebhookPublic:
+    webhook = subscription.webhook
     return WebhookPublic(
         id=webhook.id,
-        publisher=publisher_slug,
+        publisher=subscription.publisher,
+        partner=subscription.partner,
         url=webhook.url,
         events=webhook.events,
         filters=webhook.filters,
@@ -118,33 +125,41 @@ def _timestamp(moment: datetime | None) -> str | None:
 
 def owned_webhook(
     *, session: Session, webhook_id: str, principal: Principal
-) -> tuple[Webhook, str]:
-    """The webhook if this caller owns it: another publisher's answers 404 like a missing one."""
+) -> webhooks.Subscription:
+    """The webhook if this caller owns it: another owner's answers 404 like a missing one."""
     found = webhooks.get_webhook(session=session, webhook_id=webhook_id[:64])
-    if found is None or not principal.owns(found[0].publisher_id):
+    if found is None or not principal.holds(
+        publisher_id=found.webhook.publisher_id, partner_id=found.webhook.partner_id
+    ):
         raise NotFound(f"No webhook '{webhook_id[:64]}'.")
     return found
 
 
-def _owner(session: Session, principal: Principal, slug: str | None) -> tuple[int, str]:
-    if slug is None or slug == principal.publisher_slug:
-        if principal.publisher_id is None or principal.publisher_slug is None:
-            raise Unprocessable(
-                "The admin token has no publisher: name one.",
-                errors=[{"path": "/publisher", "message": "required for the admin token"}],
+def _owner(
+    session: Session, principal: Principal, slug: str | None
+) -> tuple[webhooks.Owner, str | None, str | None]:
+    """Who a new webhook belongs to, and the slugs shown for it: the publisher named (a key's
+    own, or any for the admin); else the key's publisher or partner; else (the admin, by token
+    or key) the platform."""
+    if slug is not None:
+        if slug == principal.publisher_slug:
+            return webhooks.Owner(publisher_id=principal.publisher_id), slug, None
+        if not principal.is_admin:
+            raise Forbidden(
+                "A key can only create webhooks for its own publisher or partner.",
+                errors=[{"path": "/publisher", "message": "not this key's publisher"}],
             )
-        return principal.publisher_id, principal.publisher_slug
-    if not principal.is_admin:
-        raise Forbidden(
-            "A key can only create webhooks for its own publisher.",
-            errors=[{"path": "/publisher", "message": "not this key's publisher"}],
-        )
-    publisher = crud.get_publisher(session=session, slug=slug)
-    if publisher is None:
-        raise Unprocessable(
-            f"No publisher '{slug}'.", errors=[{"path": "/publisher", "message": "unknown"}]
-        )
-    return publisher.id, publisher.slug
+        publisher = crud.get_publisher(session=session, slug=slug)
+        if publisher is None:
+            raise Unprocessable(
+                f"No publisher '{slug}'.", errors=[{"path": "/publisher", "message": "unknown"}]
+            )
+        return webhooks.Owner(publisher_id=publisher.id), publisher.slug, None
+    if principal.is_admin:
+        return webhooks.Owner(), None, None
+    if principal.partner_id is not None:
+        return webhooks.Owner(partner_id=principal.partner_id), None, principal.partner_slug
+    return webhooks.Owner(publisher_id=principal.publisher_id), principal.publisher_slug, None
 
 
 @router.post(
@@ -157,14 +172,14 @@ def _owner(session: Session, principal: Principal, slug: str | None) -> tuple[in
 def create_webhook(
     body: JsonBody,
     session: SessionDep,
-    principal: ReaderDep,
+    principal: WebhookManagerDep,
     settings: SettingsDep,
     request: Request,
     response: Response,
 ) -> WebhookPublic:
     """Subscribe a URL to review events; the secret signs every delivery and is never shown."""
     incoming: WebhookIn = validated(WebhookIn, body.data)
-    publisher_id, publisher_slug = _owner(session, principal, incoming.publisher)
+    owner, publisher_slug, partner_slug = _owner(session, principal, incoming.publisher)
     wanted = incoming.filters.model_dump(exclude_none=True)
     watched = wanted.get("publisher")
     if watched is not None and crud.get_publisher(session=session, slug=watched) is None:
@@ -180,7 +195,8 @@ def create_webhook(
         ) from None
     webhook = Webhook(
         id=webhooks.new_webhook_id(),
-        publisher_id=publisher_id,
+        publisher_id=owner.publisher_id,
+        partner_id=owner.partner_id,
         url=incoming.url,
         secret=incoming.secret,
         events=list(incoming.events),
@@ -190,31 +206,38 @@ def create_webhook(
     )
     crud.add(session=session, row=webhook)
     response.headers["Location"] = str(request.url_for("get_webhook", webhook_id=webhook.id))
-    return webhook_public(webhook, publisher_slug)
+    return webhook_public(webhooks.Subscription(webhook, publisher_slug, partner_slug))
 
 
 @router.get("", response_model=WebhookList, responses=openapi.responses(401, 403))
-def list_webhooks(session: SessionDep, principal: ReaderDep) -> WebhookList:
-    """List the caller's webhooks (every publisher's for an admin)."""
-    publisher_id = None if principal.is_admin else principal.publisher_id
-    rows = webhooks.list_webhooks(session=session, publisher_id=publisher_id)
-    return WebhookList(items=[webhook_public(webhook, slug) for webhook, slug in rows])
+def list_webhooks(session: SessionDep, principal: WebhookManagerDep) -> WebhookList:
+    """List the caller's webhooks (every owner's for an admin)."""
+    owner = (
+        None
+        if principal.is_admin
+        else webhooks.Owner(publisher_id=principal.publisher_id, partner_id=principal.partner_id)
+    )
+    rows = webhooks.list_webhooks(session=session, owner=owner)
+    return WebhookList(items=[webhook_public(row) for row in rows])
 
 
 @router.get(
     "/{webhook_id}", response_model=WebhookPublic, responses=openapi.responses(401, 403, 404)
 )
-def get_webhook(webhook_id: str, session: SessionDep, principal: ReaderDep) -> WebhookPublic:
+def get_webhook(
+    webhook_id: str, session: SessionDep, principal: WebhookManagerDep
+) -> WebhookPublic:
     """Get one of the caller's webhooks, with its status (active or failing)."""
-    webhook, slug = owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
-    return webhook_public(webhook, slug)
+    return webhook_public(
+        owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
+    )
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=openapi.responses(401, 403, 404))
-def delete_webhook(webhook_id: str, session: SessionDep, principal: ReaderDep) -> None:
+def delete_webhook(webhook_id: str, session: SessionDep, principal: WebhookManagerDep) -> None:
     """Delete a webhook: nothing more is sent to it, pending deliveries included."""
-    webhook, _slug = owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
-    webhooks.delete_webhook(session=session, webhook=webhook)
+    found = owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
+    webhooks.delete_webhook(session=session, webhook=found.webhook)
 
 
 @router.get(
@@ -225,12 +248,12 @@ def delete_webhook(webhook_id: str, session: SessionDep, principal: ReaderDep) -
 def list_deliveries(
     webhook_id: str,
     session: SessionDep,
-    principal: ReaderDep,
+    principal: WebhookManagerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DeliveryList:
     """List a webhook's deliveries, newest first: attempts, status and the last answer."""
-    webhook, _slug = owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
-    rows = webhooks.list_deliveries(session=session, webhook_id=webhook.id, limit=limit)
+    found = owned_webhook(session=session, webhook_id=webhook_id, principal=principal)
+    rows = webhooks.list_deliveries(session=session, webhook_id=found.webhook.id, limit=limit)
     return DeliveryList(items=[_delivery_public(row) for row in rows])
 
 
