@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from app import normalise
@@ -98,7 +98,18 @@ def _int32(value: Any) -> Any:
 
 
 Text = Annotated[str | None, BeforeValidator(_unset_if_blank)]
-Int32 = Annotated[int | None, BeforeValidator(_int32)]
+Int32 = Annotated[
+    int | None,
+    BeforeValidator(_int32),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": INT32_MIN, "maximum": INT32_MAX},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class _GoogleShape(BaseModel):

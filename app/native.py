@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.bounds import SAFE_INTEGER
 from app.security import PARTNER_SCOPES
 from app.validation import Finding
 
@@ -53,11 +54,14 @@ def check_http_url(value: str) -> str:
 
 
 def check_number(value: Any) -> float | int:
-    """A JSON number (not a bool, not a numeric string), finite; ints stay ints."""
+    """A JSON number (not a bool, not a numeric string), finite and within ±``SAFE_INTEGER``;
+    ints stay ints."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a number")
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
+    if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+        raise ValueError(f"must be between -{SAFE_INTEGER} and {SAFE_INTEGER}")
     return value
 
 
@@ -77,7 +81,11 @@ def normalise_date(value: Any) -> str:
             raise ValueError("must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
     else:
         raise ValueError("must be an ISO 8601 date string")
-    return format_timestamp(moment)
+    try:
+        return format_timestamp(moment)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:00-05:00: in UTC, a year Python cannot hold.
+        raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -184,7 +192,11 @@ TimeZone = Annotated[
         }
     ),
 ]
-Number = Annotated[float | int, PlainValidator(check_number), WithJsonSchema({"type": "number"})]
+Number = Annotated[
+    float | int,
+    PlainValidator(check_number),
+    WithJsonSchema({"type": "number", "minimum": -SAFE_INTEGER, "maximum": SAFE_INTEGER}),
+]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 
 

@@ -19,6 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tests.dependencies import require_test_extras
+
+# Before the imports below: a missing test dependency is named, not an ImportError or a skip.
+require_test_extras()
+
 # Settings are read from the environment: make sure nothing here touches ./claimreview.db.
 os.environ.setdefault("CLAIMREVIEW_DATABASE_URL", "sqlite:////nonexistent/claimreview-tests.db")
 

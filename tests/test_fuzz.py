@@ -7,17 +7,30 @@ Every response must pass four checks: no 5xx, a documented status code, a docume
 type, and a body valid against the documented schema. A failure means the code or the document
 is wrong: fix one of them, never exclude the operation.
 
-Bounded for CI: deterministic (fixed seed, derandomized Hypothesis), few examples per
-operation. Set ``CLAIMREVIEW_FUZZ_EXAMPLES`` to fuzz harder.
+Three of schemathesis' phases run on every operation (issue 16 item 1):
+
+- ``examples`` and ``coverage``, deterministic: the document's examples, then every boundary
+  value of every declared range (``minimum - 1``, ``minimum``, ``maximum``, ``maximum + 1``,
+  lengths, types, missing and unknown parameters). An integer the document leaves unbounded
+  is probed at the edges of int64, the widest integer any engine here stores
+  (``with_storage_bounds``): that is how the 500s of a revision number past SQLite's INTEGER
+  and of a ``maxAgeDays`` past ``timedelta``'s range are found.
+- ``fuzzing``: Hypothesis' random requests, once for each seed of a fixed set (every CI run
+  replays them) and once for a random seed, which a failure names; set
+  ``CLAIMREVIEW_FUZZ_SEED`` to replay it. ``CLAIMREVIEW_FUZZ_EXAMPLES`` (default 5) sets the
+  requests per operation and seed.
 
 The operations are read from the document at import (pytest makes one test of each); the
 lazy ``schemathesis.pytest.from_fixture`` loader would fetch it from the live server instead,
 but it does not run on pytest 9.2 (it sets ``Node._nodeid``, which is gone).
 """
 
+import copy
 import os
+import secrets
 import zlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +55,10 @@ from tests.conftest import (
 )
 
 EXAMPLES = int(os.environ.get("CLAIMREVIEW_FUZZ_EXAMPLES", "5"))
+SEEDS = (20240601, 16)
+RANDOM_SEED = int(os.environ.get("CLAIMREVIEW_FUZZ_SEED") or secrets.randbits(32))
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+PHASES = ("examples", "coverage", "fuzzing")
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -57,11 +74,48 @@ UNIMPLEMENTED = {
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 DOCUMENT = create_app(Settings(admin_token=ADMIN_TOKEN, base_url=BASE_URL)).openapi()
 CONFIG: dict[str, Any] = {
-    "seed": 20240601,
-    "generation": {"max-examples": EXAMPLES, "deterministic": True},
+    "generation": {"max-examples": EXAMPLES},
     "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
     "operations": [UNIMPLEMENTED],
 }
+BOUNDARIES = {
+    "examples": {"enabled": True},
+    "coverage": {"enabled": True},
+    "fuzzing": {"enabled": False},
+}
+FUZZING = {
+    "examples": {"enabled": False},
+    "coverage": {"enabled": False},
+    "fuzzing": {"enabled": True},
+}
+SETTINGS = hypothesis.settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+
+
+def with_storage_bounds(node: Any) -> Any:
+    """The document with int64's range on every integer it leaves unbounded: schemathesis'
+    coverage phase sends the boundary values of declared ranges only, and no engine here
+    stores a wider integer, so past int64 every parameter must already be refused."""
+    if isinstance(node, list):
+        return [with_storage_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    bounded = {key: with_storage_bounds(value) for key, value in node.items()}
+    if bounded.get("type") == "integer":
+        bounded.setdefault("minimum", INT64_MIN)
+        bounded.setdefault("maximum", INT64_MAX)
+    return bounded
+
+
+def schema_for(*, seed: int, phases: dict[str, Any]) -> Any:
+    config = {**CONFIG, "seed": seed, "phases": phases}
+    return schemathesis.openapi.from_dict(
+        with_storage_bounds(copy.deepcopy(DOCUMENT)), config=schemathesis.Config.from_dict(config)
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +177,6 @@ def target(
         yield Target(base_url, bearer(token), ids)
 
 
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.from_dict(CONFIG))
-
-
 def point_at_seeded_objects(case: Case, ids: dict[str, list[Any]]) -> None:
     """Swap most generated path parameters for ids of seeded objects. The pick is a hash of
     the generated value, so runs stay deterministic (``schema.given`` would turn off
@@ -137,17 +188,54 @@ def point_at_seeded_objects(case: Case, ids: dict[str, list[Any]]) -> None:
             case.path_parameters[name] = seeded[pick]  # type: ignore[index]
 
 
-@schema.parametrize()
-@hypothesis.settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
-def test_operation_conforms_to_the_document(case: Case, target: Target) -> None:
+def count(case: Case, generated: Counter[tuple[str, str]]) -> None:
+    assert case.meta is not None
+    generated[case.operation.label, case.meta.phase.name.value] += 1
+
+
+@pytest.fixture(scope="module")
+def generated() -> Iterator[Counter[tuple[str, str]]]:
+    """Cases sent per (operation, phase), both callers together; at the end, proof that
+    boundary values were sent."""
+    counts: Counter[tuple[str, str]] = Counter()
+    yield counts
+    operations = {label for label, _ in counts}
+    assert all(counts[label, "coverage"] for label in operations), counts
+    for label in sorted(operations):
+        sent = ", ".join(f"{counts[label, phase]} {phase}" for phase in PHASES)
+        print(f"{label}: {sent}")
+
+
+@schema_for(seed=SEEDS[0], phases=BOUNDARIES).parametrize()
+@SETTINGS
+def test_operation_holds_at_its_boundaries(
+    case: Case, target: Target, generated: Counter[tuple[str, str]]
+) -> None:
+    count(case, generated)
     point_at_seeded_objects(case, target.ids)
     case.call_and_validate(base_url=target.base_url, headers=target.headers)
+
+
+def fuzzing_with(seed: int) -> Callable[..., None]:
+    """A test that fuzzes every operation with Hypothesis seeded by ``seed``."""
+
+    @schema_for(seed=seed, phases=FUZZING).parametrize()
+    @SETTINGS
+    def fuzz(case: Case, target: Target, generated: Counter[tuple[str, str]]) -> None:
+        count(case, generated)
+        point_at_seeded_objects(case, target.ids)
+        try:
+            case.call_and_validate(base_url=target.base_url, headers=target.headers)
+        except Exception as failure:
+            failure.add_note(f"fuzzing seed {seed}: CLAIMREVIEW_FUZZ_SEED={seed} replays it")
+            raise
+
+    return fuzz
+
+
+test_operation_survives_fuzzing_with_seed_20240601 = fuzzing_with(SEEDS[0])
+test_operation_survives_fuzzing_with_seed_16 = fuzzing_with(SEEDS[1])
+test_operation_survives_fuzzing_with_a_random_seed = fuzzing_with(RANDOM_SEED)
 
 
 def test_every_operation_documents_the_answers_given_outside_its_route() -> None:

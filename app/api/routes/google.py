@@ -565,14 +565,32 @@ def delete_page(page_id: str, request: Request) -> Response:
 # Paging: signed tokens carrying the last row's (sort key, pk), as /v1's cursors do.
 
 PageSize = Annotated[
-    int | None, Query(alias="pageSize", ge=0, le=INT32_MAX, description="Default 10, at most 100.")
+    int | None,
+    Query(
+        alias="pageSize",
+        ge=0,
+        le=INT32_MAX,
+        description="Default 10, at most 100.",
+        examples=[DEFAULT_PAGE_SIZE],
+    ),
 ]
 PageToken = Annotated[
-    str | None, Query(alias="pageToken", max_length=2000, description="A nextPageToken.")
+    str | None,
+    Query(
+        alias="pageToken",
+        max_length=2000,
+        description="A nextPageToken; empty (proto3's unset) for the first page.",
+        examples=[""],
+    ),
 ]
 Offset = Annotated[
     int | None,
-    Query(ge=0, le=INT32_MAX, description="Results to skip (without pageToken); at most 1000."),
+    Query(
+        ge=0,
+        le=INT32_MAX,
+        description="Results to skip (without pageToken); at most 1000.",
+        examples=[0],
+    ),
 ]
 
 
@@ -619,6 +637,17 @@ def _read_token(
 # claims:search
 
 
+def _cutoff(max_age_days: int | None) -> str | None:
+    """The earliest publication date ``maxAgeDays`` lets through. Google takes any int32 there;
+    one that reaches back past the year 1, the first date there is, lets every review through."""
+    if not max_age_days:
+        return None
+    now = datetime.now(UTC)
+    if max_age_days > (now - datetime.min.replace(tzinfo=UTC)).days:
+        return None
+    return (now - timedelta(days=max_age_days)).isoformat()
+
+
 def _language(language_code: str | None) -> str | None:
     """Google ignores the region ("en-US" finds "en" and "en-GB"): so does this."""
     if not language_code:
@@ -661,24 +690,35 @@ async def search_claims(
             max_length=500,
             description="Words to find (all must match). Required unless "
             "reviewPublisherSiteFilter is given.",
+            examples=["north korea arms"],
         ),
     ] = None,
     language_code: Annotated[
         str | None,
-        Query(alias="languageCode", max_length=35, description="BCP-47; the region is ignored."),
+        Query(
+            alias="languageCode",
+            max_length=35,
+            description="BCP-47; the region is ignored.",
+            examples=["en-US"],
+        ),
     ] = None,
     site: Annotated[
         str | None,
         Query(
             alias="reviewPublisherSiteFilter",
             max_length=253,
-            description="Only reviews by the publisher of this site, e.g. polygraph.info.",
+            description="Only reviews by the publisher of this site.",
+            examples=["polygraph.info"],
         ),
     ] = None,
     max_age_days: Annotated[
         int | None,
         Query(
-            alias="maxAgeDays", ge=0, le=INT32_MAX, description="Only reviews this recent (days)."
+            alias="maxAgeDays",
+            ge=0,
+            le=INT32_MAX,
+            description="Only reviews this recent (days); 0 for any age.",
+            examples=[365],
         ),
     ] = None,
     page_size: PageSize = None,
@@ -708,9 +748,7 @@ async def search_claims(
     after, token = _read_token(
         page_token, scope=scope, relevance=search is not None, secret=settings.signing_key
     )
-    cutoff: str | None = token.get("c")
-    if not page_token and max_age_days:
-        cutoff = (datetime.now(UTC) - timedelta(days=max_age_days)).isoformat()
+    cutoff: str | None = token.get("c") if page_token else _cutoff(max_age_days)
     publisher_ids = (
         await run_in_threadpool(_publishers_on_site, request, site_name) if site_name else None
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -25,6 +25,7 @@ from app.api.deps import (
     visible_review,
 )
 from app.api.review_reads import StoredRead, serve_stored_review
+from app.bounds import INT4_MAX
 from app.config import Settings
 from app.errors import (
     Conflict,
@@ -565,7 +566,7 @@ def list_revisions(
 )
 def get_revision(
     review_id: str,
-    version: int,
+    version: Annotated[int, Path(ge=1, le=INT4_MAX, description="A version of the review.")],
     session: SessionDep,
     principal: ReaderDep,
     include: Annotated[

@@ -159,7 +159,12 @@ def _end_of(parameter: str, value: str | None) -> datetime | None:
     start = _moment(parameter, value)
     if start is None or value is None:
         return None
-    return start + (timedelta(days=1) if len(value.strip()) == 10 else timedelta(microseconds=1))
+    try:
+        return start + (
+            timedelta(days=1) if len(value.strip()) == 10 else timedelta(microseconds=1)
+        )
+    except OverflowError:
+        return None  # until the last day there is: no upper bound
 
 
 async def _filters(params: Annotated[FilterParams, Query()]) -> Filters:
