@@ -549,3 +549,40 @@ def test_ndjson_lines_and_the_ld_json_write_repair_alike(
         ("/0/datePublished", "date-repaired"),
         ("/0/inLanguage", "language-repaired"),
     }
+
+
+def test_an_author_with_only_a_url_picks_its_publisher(client: TestClient) -> None:
+    make_publisher(client, **FCE)
+    node = claim_review(author={"url": f"{SITE}/"})
+
+    report = post_import(client, node, ADMIN)
+
+    assert report["created"] == 1
+    review = client.get(f"/v1/claim-reviews/{report['items'][0]['id']}", headers=ADMIN).json()
+    assert review["publisher"] == "fce"
+
+
+# Nothing is lost
+
+
+def test_a_repaired_page_imported_again_is_unchanged_and_its_source_is_kept(
+    client: TestClient, fce: dict[str, str]
+) -> None:
+    node = claim_review(url="/2020/06/bridge-sold", datePublished="2020-06-23 20:02")
+    node["author"] = {"@id": f"{SITE}/#organization"}
+    page = yoast_page(ORGANIZATION, node)
+
+    first = post_import(client, page, fce, content_type=HTML)
+    again = post_import(client, page, fce, content_type=HTML)
+
+    assert [item["status"] for item in again["items"]] == ["unchanged"]
+    assert again["items"][0]["findings"] == first["items"][0]["findings"]
+    review_id = first["items"][0]["id"]
+    revision = client.get(
+        f"/v1/claim-reviews/{review_id}/revisions/1", params={"include": "source"}, headers=fce
+    ).json()
+    assert revision["source"]["page_url"] == ARTICLE
+    assert revision["source"]["pointer"] == "/json-ld/0/@graph/1"
+    sent = revision["source"]["node"]
+    assert (sent["url"], sent["datePublished"]) == ("/2020/06/bridge-sold", "2020-06-23 20:02")
+    assert sent["author"]["name"] == "Fact Check Example"  # the reference, written in
