@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -337,7 +337,7 @@ def _identified(group: list[Source]) -> dict[str, tuple[str, Any]]:
             entry = (source.pointer + json_pointer(path), node)
             found.setdefault(reference, entry)
             if page_url:
-                found.setdefault(urljoin(page_url, reference), entry)
+                found.setdefault(normalise.joined(page_url, reference), entry)
     return found
 
 
@@ -369,7 +369,7 @@ def _referred(
             continue
         entry = identified.get(reference)
         if entry is None and page_url:
-            entry = identified.get(urljoin(page_url, reference))
+            entry = identified.get(normalise.joined(page_url, reference))
         if entry is None:
             continue
         found[reference] = entry

@@ -105,6 +105,8 @@ _SCHEMELESS = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}(?::\d+)?(?:[/?#].*)?$", re.I
 )
 _INTEGER = re.compile(r"[+-]?\d+")
+_URL_BREAKS = re.compile(r"[\t\n\r]")
+_URL_UNSAFE = re.compile(r'[ "<>`{}|^]')
 _TAG = re.compile(r"<[A-Za-z/!][^<>]*>")
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -563,22 +565,31 @@ def _url(walk: _Walk, key: str, value: Any, pointer: str) -> Any:
 
 
 def absolute_url(text: str, base: str | None) -> str | None:
-    """An absolute http(s) URL for ``text`` (resolved against ``base``), or None for junk."""
+    """An absolute http(s) URL for ``text`` (resolved against ``base``), or None for junk.
+
+    As browsers read a link (the WHATWG URL standard): tabs and newlines inside it are dropped,
+    and spaces and the other characters a URL cannot hold as they are (``"<>`{}|^``) are
+    percent-encoded."""
+    text = _URL_BREAKS.sub("", text)
     if not text or text.lower() in _JUNK_URLS or text.startswith("#"):
         return None
-    scheme = urlsplit(text).scheme.lower() if ":" in text.split("/", 1)[0] else ""
-    if scheme in ("http", "https"):
-        return text if _has_host(text) else None
-    if scheme:
-        return None  # javascript:, mailto:, data:, ftp: ...
-    if text.startswith("//"):
-        base_scheme = urlsplit(base).scheme if base else ""
-        candidate = f"{base_scheme or 'https'}:{text}"
-    elif not text.startswith((".", "/", "?")) and _SCHEMELESS.match(text):
-        candidate = "https://" + text
-    elif base is not None:
-        candidate = urljoin(base, text)
-    else:
+    text = _URL_UNSAFE.sub(lambda match: f"%{ord(match[0]):02X}", text)
+    try:
+        scheme = urlsplit(text).scheme.lower() if ":" in text.split("/", 1)[0] else ""
+        if scheme in ("http", "https"):
+            return text if _has_host(text) else None
+        if scheme:
+            return None  # javascript:, mailto:, data:, ftp: ...
+        if text.startswith("//"):
+            base_scheme = urlsplit(base).scheme if base else ""
+            candidate = f"{base_scheme or 'https'}:{text}"
+        elif not text.startswith((".", "/", "?")) and _SCHEMELESS.match(text):
+            candidate = "https://" + text
+        elif base is not None:
+            candidate = urljoin(base, text)
+        else:
+            return None
+    except ValueError:  # urlsplit: "http://[not-an-ipv6"
         return None
     return candidate if _has_host(candidate) else None
 
@@ -594,7 +605,15 @@ def _has_host(url: str) -> bool:
 def _absolute_id(walk: _Walk, reference: str) -> str:
     if reference.startswith("_:") or ":" in reference.split("/", 1)[0]:
         return reference
-    return urljoin(walk.base_url, reference) if walk.base_url else reference
+    return joined(walk.base_url, reference) if walk.base_url else reference
+
+
+def joined(base: str, reference: str) -> str:
+    """``reference`` resolved against ``base``; as it is when it cannot be (``http://[x``)."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return reference
 
 
 def _language_tag(walk: _Walk, value: str, pointer: str) -> str | None:

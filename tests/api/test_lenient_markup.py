@@ -318,12 +318,20 @@ def test_json_ld_resolves_against_its_own_url_and_junk_urls_are_dropped(
 ) -> None:
     node = claim_review(image="N/A", url=ARTICLE)
     node["author"] = {"@type": "Organization", "name": "FCE", "url": "#", "sameAs": ["", "/fce"]}
-    node["itemReviewed"]["appearance"] = [{"url": "javascript:alert(1)"}, {"url": "/share/1"}]
+    node["itemReviewed"]["appearance"] = [
+        {"url": "javascript:alert(1)"},
+        {"url": "/share/1"},
+        {"url": "http://[not-an-address/x"},
+        {"url": f"{SITE}/posts/bridge-\n  sold now"},  # wrapped by the page's HTML
+    ]
 
     stored, findings = imported(client, fce, node)
 
     assert "image" not in stored[0]
-    assert stored[0]["claim"]["appearances"] == [{"url": f"{SITE}/share/1"}]
+    assert stored[0]["claim"]["appearances"] == [
+        {"url": f"{SITE}/share/1"},
+        {"url": f"{SITE}/posts/bridge-%20%20sold%20now"},
+    ]
     assert repairs(findings) >= {
         ("/image", "url-dropped"),
         ("/author/url", "url-dropped"),
