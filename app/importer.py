@@ -285,7 +285,10 @@ def claim_reviews(documents: Iterable[Source], *, first_index: int = 0) -> Itera
                 continue
             for path, node, context in _walk(source.data, (), None, 0):
                 pointer = source.pointer + json_pointer(path)
-                wanted = normalise.reference_ids(node)
+                # A ClaimReview that is its document's only content refers to nothing outside
+                # itself: the normaliser finds what it refers to inside (most of an import).
+                alone = not path and len(group) == 1
+                wanted = set() if alone else normalise.reference_ids(node)
                 references = None
                 if wanted:
                     if identified is None:
@@ -328,32 +331,16 @@ def _pages(documents: Iterable[Source]) -> Iterator[list[Source]]:
 
 
 def _identified(group: list[Source]) -> dict[str, tuple[str, Any]]:
-    """Every node of the documents that has an @id and says more than it: by that @id."""
+    """Every node of the documents that has an @id and says more than it: by that @id (as
+    written, and resolved against the page)."""
     found: dict[str, tuple[str, Any]] = {}
     for source in group:
         page_url = source.page.url if source.page else None
-        for path, node in _nodes(source.data, (), 0):
-            reference = node["@id"].strip()
-            entry = (source.pointer + json_pointer(path), node)
+        for reference, entry in normalise.identified(source.data, source.pointer).items():
             found.setdefault(reference, entry)
             if page_url:
                 found.setdefault(normalise.joined(page_url, reference), entry)
     return found
-
-
-def _nodes(value: Any, path: Location, depth: int) -> Iterator[tuple[Location, dict[str, Any]]]:
-    if depth > _MAX_DEPTH:
-        return
-    if isinstance(value, dict):
-        if isinstance(value.get("@id"), str) and value.keys() - {"@id", "@type"}:
-            yield path, value
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                yield from _nodes(item, (*path, key), depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, dict | list):
-                yield from _nodes(item, (*path, index), depth + 1)
 
 
 def _referred(
@@ -935,15 +922,12 @@ def assess(
     if repaired.node is None:
         return Assessed(None, repaired.findings)
     findings = [*repaired.findings]
-    for finding in validation.validate(repaired.node, profiles=profiles, publisher_domains=domains):
-        finding = dataclasses.replace(
-            finding, path=repaired.pointer(finding.path, base=item.pointer)
-        )
-        if finding.severity == "error" and not (
-            finding.profile == "google" and finding.code in _REFUSING
-        ):
-            finding = dataclasses.replace(finding, severity="warning")
-        findings.append(finding)
+    for found in validation.validate(repaired.node, profiles=profiles, publisher_domains=domains):
+        severity = found.severity
+        if severity == "error" and not (found.profile == "google" and found.code in _REFUSING):
+            severity = "warning"
+        path = repaired.pointer(found.path, base=item.pointer)
+        findings.append(Finding(severity, found.profile, path, found.code, found.message))
     if validation.has_errors(findings):
         return Assessed(None, findings)
     native = claimreview_reader.to_native(repaired.node)

@@ -53,12 +53,14 @@ canonical link, else the ClaimReview's own ``url``, else its author's (the publi
 """
 
 import html
+import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -105,8 +107,15 @@ _SCHEMELESS = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}(?::\d+)?(?:[/?#].*)?$", re.I
 )
 _INTEGER = re.compile(r"[+-]?\d+")
+# An absolute http(s) URL with a plain host name and nothing to encode.
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+    r"(?:[/?#][^\s\"<>`{}|^\\\[\]]*)?"
+)
 _URL_BREAKS = re.compile(r"[\t\n\r]")
 _URL_UNSAFE = re.compile(r'[ "<>`{}|^]')
+# Text with nothing to repair: no entity, tag, run of spaces, or space at either end.
+_TIDY_TEXT = re.compile(r"[^&<\s](?:[^&<\s]| (?! ))*(?<! )")
 _TAG = re.compile(r"<[A-Za-z/!][^<>]*>")
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -166,9 +175,17 @@ class _Walk:
     references: Mapping[str, tuple[str, Any]]
     base_url: str | None
     literals_are_text: bool
+    root: tuple[str, dict[str, Any]]
     findings: list[Finding] = field(default_factory=list)
+    _inside: dict[str, tuple[str, Any]] | None = None
     resolved: set[str] = field(default_factory=set)
     origins: dict[int, str] = field(default_factory=dict)
+
+    def inside(self) -> dict[str, tuple[str, Any]]:
+        """The ClaimReview's own nodes by @id, indexed on the first reference that needs it."""
+        if self._inside is None:
+            self._inside = identified(self.root[1], self.root[0])
+        return self._inside
 
     def warn(self, pointer: str, code: str, message: str) -> None:
         self.findings.append(Finding("warning", PROFILE, pointer, code, message))
@@ -184,12 +201,17 @@ def is_claim_review(node: Any) -> bool:
 
 def type_names(raw: Any) -> list[str]:
     """Type names as schema.org spells them: prefixes and IRIs off, case repaired when known."""
-    names = []
-    for item in raw if isinstance(raw, list) else [raw]:
-        if isinstance(item, str):
-            name = _local_term(item.strip())
-            names.append(canonical_type(name) or name)
-    return names
+    return [
+        _type_name(item)
+        for item in (raw if isinstance(raw, list) else [raw])
+        if isinstance(item, str)
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _type_name(item: str) -> str:
+    name = _local_term(item.strip())
+    return canonical_type(name) or name
 
 
 def reference_ids(value: Any, *, depth: int = 0) -> set[str]:
@@ -226,8 +248,8 @@ def claim_review(
     pointer and node, so that ``{"@id": ...}`` references are read from them. ``page_language``
     is the page's ``lang``, used when the markup names no language.
     """
-    walk = _Walk(references or {}, page_url or _own_base(node), literals_are_text)
-    repaired = _node(walk, node, pointer, depth=0, claim_review=True)
+    walk = _Walk(references or {}, page_url or _own_base(node), literals_are_text, (pointer, node))
+    repaired = dict(_node(walk, node, pointer, depth=0))  # changed below, never the input
     _context(walk, node, repaired, pointer)
     _authors(walk, repaired, pointer)
     _item_reviewed(walk, repaired, pointer)
@@ -237,6 +259,33 @@ def claim_review(
     if any(finding.severity == "error" for finding in walk.findings):
         return Normalised(None, walk.findings)
     return Normalised(repaired, walk.findings, walk.origins)
+
+
+def identified(document: Any, pointer: str = "") -> dict[str, tuple[str, Any]]:
+    """Every node of a document that has an ``@id`` and says more than it, by that ``@id``
+    (the first when two share one), with its pointer (the document's own is ``pointer``)."""
+    found: dict[str, tuple[str, Any]] = {}
+    todo: list[tuple[str, Any, int]] = [(pointer, document, 0)]
+    while todo:
+        here, value, depth = todo.pop()
+        if depth > _MAX_DEPTH:
+            continue
+        children: Iterable[tuple[Any, Any]]
+        if isinstance(value, dict):
+            reference = value.get("@id")
+            if isinstance(reference, str) and value.keys() - {"@id", "@type"}:
+                found.setdefault(reference.strip(), (here, value))
+            children = value.items()
+        elif isinstance(value, list):
+            children = enumerate(value)
+        else:
+            continue
+        todo.extend(
+            (_child(here, str(key)), item, depth + 1)
+            for key, item in reversed(list(children))
+            if isinstance(item, dict | list)
+        )
+    return found
 
 
 def inline(node: Any, references: Mapping[str, tuple[str, Any]], *, depth: int = 0) -> Any:
@@ -259,56 +308,71 @@ def inline(node: Any, references: Mapping[str, tuple[str, Any]], *, depth: int =
 # The walk over every value
 
 
-def _node(
-    walk: _Walk, node: dict[str, Any], pointer: str, *, depth: int, claim_review: bool = False
-) -> dict[str, Any]:
-    repaired: dict[str, Any] = {}
-    for key, value in node.items():
-        here = pointer + json_pointer([key])
-        if key == "@context":
-            continue  # settled for the ClaimReview by _context; inner contexts add nothing
-        if key == "@type":
-            types = _types(walk, value, here)
-            if types is not None:
-                repaired["@type"] = types
+def _node(walk: _Walk, node: dict[str, Any], pointer: str, *, depth: int) -> dict[str, Any]:
+    """The node repaired: the node itself when nothing in it needs a repair (most of the
+    markup of an import), else a copy; the input is never changed."""
+    repaired: dict[str, Any] | None = None  # made at the first change
+    name: str | None
+    for index, (key, value) in enumerate(node.items()):
+        here = _child(pointer, key)
+        if key[:1] == "@":
+            name, kept = _keyword(walk, key, value, here)
+        else:
+            name = _property(walk, key, here)
+            kept = _value(walk, name, value, here, depth=depth + 1)
+        if repaired is None:
+            if name == key and _same(kept, value):
+                continue
+            repaired = dict(itertools.islice(node.items(), index))
+        if name is None or kept is None:
             continue
-        if key == "@id":
-            if isinstance(value, str) and value.strip():
-                repaired["@id"] = _absolute_id(walk, value.strip())
-            continue
-        if key.startswith("@"):
-            repaired[key] = value
-            continue
-        name = _property(walk, key, here)
-        kept = _value(walk, name, value, here, depth=depth + 1)
-        if kept is not None:
-            if name in repaired:  # two spellings of one property: keep both values
-                repaired[name] = _many(repaired[name]) + _many(kept)
-            else:
-                repaired[name] = kept
-    return repaired
+        if name in repaired:  # two spellings of one property: keep both values
+            repaired[name] = _many(repaired[name]) + _many(kept)
+        else:
+            repaired[name] = kept
+    return node if repaired is None else repaired
+
+
+def _keyword(walk: _Walk, key: str, value: Any, here: str) -> tuple[str | None, Any]:
+    """A JSON-LD keyword of a node, repaired: its name and value (None: left out)."""
+    if key == "@type":
+        return key, _types(walk, value, here)
+    if key == "@id":
+        if isinstance(value, str) and value.strip():
+            return key, _absolute_id(walk, value.strip())
+        return None, None
+    if key == "@context":
+        return None, None  # settled for the ClaimReview by _context; inner contexts add nothing
+    return key, value
+
+
+def _same(kept: Any, value: Any) -> bool:
+    return kept is value or (type(kept) is str and kept == value)
 
 
 def _value(walk: _Walk, key: str, value: Any, pointer: str, *, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         return value
+    if type(value) is str:  # the commonest value first
+        if not value or value.isspace():
+            walk.warn(pointer, "empty-value", f"{key} is empty and was left out.")
+            return None
+        if key in _TEXT:
+            return _clean_text(walk, key, value, pointer, strip_tags=True)
+        if key in _URLS:
+            return _url(walk, key, value, pointer)
+        if key in _DATES:
+            return _date(walk, key, value, pointer)
+        if key in _NUMBERS:
+            return _number(walk, key, value, pointer)
+        if key == "inLanguage":
+            return _language_tag(walk, value, pointer)
+        return _clean_text(walk, key, value, pointer, strip_tags=False)
     if _is_empty(value):
         walk.warn(pointer, "empty-value", f"{key} is empty and was left out.")
         return None
     if isinstance(value, list):
-        items = [
-            kept
-            for index, item in enumerate(value)
-            if (kept := _value(walk, key, item, f"{pointer}/{index}", depth=depth + 1)) is not None
-        ]
-        if key in _TEXT and len(items) > 1:
-            walk.warn(
-                pointer, "multiple-values", f"{key} holds {len(items)} values; the first was kept."
-            )
-            return items[0]
-        if not items:
-            return None
-        return items[0] if len(items) == 1 else items
+        return _list(walk, key, value, pointer, depth=depth)
     if isinstance(value, dict):
         if "@value" in value:
             return _value(walk, key, value["@value"], f"{pointer}/@value", depth=depth + 1)
@@ -321,19 +385,35 @@ def _value(walk: _Walk, key: str, value: Any, pointer: str, *, depth: int) -> An
         return _number(walk, key, value, pointer)
     if key in _DATES:
         return _date(walk, key, value, pointer)
-    if key in _URLS or key == "url":
-        return _url(walk, key, value, pointer)
-    if key == "inLanguage" and isinstance(value, str):
-        return _language_tag(walk, value, pointer)
-    if isinstance(value, str):
-        return _clean_text(walk, key, value, pointer, strip_tags=False)
     return value
+
+
+def _list(walk: _Walk, key: str, value: list[Any], pointer: str, *, depth: int) -> Any:
+    items = []
+    changed = False
+    for index, item in enumerate(value):
+        kept = _value(walk, key, item, f"{pointer}/{index}", depth=depth + 1)
+        changed = changed or not _same(kept, item)
+        if kept is not None:
+            items.append(kept)
+    if key in _TEXT and len(items) > 1:
+        walk.warn(
+            pointer, "multiple-values", f"{key} holds {len(items)} values; the first was kept."
+        )
+        return items[0]
+    if not items:
+        return None
+    if len(items) == 1:
+        return items[0]
+    return items if changed else value
 
 
 def _reference(walk: _Walk, key: str, value: dict[str, Any], pointer: str, *, depth: int) -> Any:
     """A ``{"@id": ...}`` reference: the node it names when the document holds it."""
     reference = value["@id"].strip()
     found = walk.references.get(reference) or walk.references.get(_absolute_id(walk, reference))
+    if found is None:  # a node inside the ClaimReview itself
+        found = walk.inside().get(reference) or walk.inside().get(_absolute_id(walk, reference))
     if found is None or reference in walk.resolved:
         if key in _URLS:  # a bare link written as a reference (image, sameAs)
             return _url(walk, key, reference, pointer)
@@ -354,6 +434,8 @@ def _reference(walk: _Walk, key: str, value: dict[str, Any], pointer: str, *, de
 
 
 def _types(walk: _Walk, value: Any, pointer: str) -> Any:
+    if type(value) is str and _type_name(value) == value:  # the common case
+        return value
     raw = [item for item in _many(value) if isinstance(item, str) and item.strip()]
     if not raw:
         walk.warn(pointer, "empty-value", "@type is empty and was left out.")
@@ -365,14 +447,19 @@ def _types(walk: _Walk, value: Any, pointer: str) -> Any:
 
 
 def _property(walk: _Walk, key: str, pointer: str) -> str:
-    name = _local_term(key)
-    if canonical_property(name) == name:
-        return name
-    known = canonical_property(name)
-    if known is not None:
+    known = _known_property(key)
+    if known is None:
+        return key
+    if known != key:
         walk.warn(pointer, "property-repaired", f"{key} was read as {known}.")
-        return known
-    return key
+    return known
+
+
+@lru_cache(maxsize=4096)
+def _known_property(key: str) -> str | None:
+    """The schema.org property ``key`` names, in any case or with a prefix (remembered: a
+    document repeats a few dozen keys, and they are input, so the memory is bounded)."""
+    return canonical_property(_local_term(key))
 
 
 # Literal values
@@ -390,6 +477,8 @@ def _text(walk: _Walk, key: str, value: Any, pointer: str) -> Any:
 
 
 def _clean_text(walk: _Walk, key: str, value: str, pointer: str, *, strip_tags: bool) -> str | None:
+    if _TIDY_TEXT.fullmatch(value):  # the common case, told by one regex
+        return value
     text = value
     if "&" in text:
         text = html.unescape(html.unescape(text))  # entities encoded twice are common too
@@ -570,16 +659,15 @@ def absolute_url(text: str, base: str | None) -> str | None:
     As browsers read a link (the WHATWG URL standard): tabs and newlines inside it are dropped,
     and spaces and the other characters a URL cannot hold as they are (``"<>`{}|^``) are
     percent-encoded."""
+    if _PLAIN_URL.fullmatch(text):  # the common case, told without parsing it
+        return text
+    if ":" in text.split("/", 1)[0]:
+        return _with_scheme(text)
     text = _URL_BREAKS.sub("", text)
     if not text or text.lower() in _JUNK_URLS or text.startswith("#"):
         return None
-    text = _URL_UNSAFE.sub(lambda match: f"%{ord(match[0]):02X}", text)
+    text = _URL_UNSAFE.sub(_percent_encoded, text)
     try:
-        scheme = urlsplit(text).scheme.lower() if ":" in text.split("/", 1)[0] else ""
-        if scheme in ("http", "https"):
-            return text if _has_host(text) else None
-        if scheme:
-            return None  # javascript:, mailto:, data:, ftp: ...
         if text.startswith("//"):
             base_scheme = urlsplit(base).scheme if base else ""
             candidate = f"{base_scheme or 'https'}:{text}"
@@ -592,6 +680,24 @@ def absolute_url(text: str, base: str | None) -> str | None:
     except ValueError:  # urlsplit: "http://[not-an-ipv6"
         return None
     return candidate if _has_host(candidate) else None
+
+
+@lru_cache(maxsize=4096)
+def _with_scheme(text: str) -> str | None:
+    """``absolute_url`` of a URL with a scheme (remembered: a publisher's URLs recur in
+    every review of an import, and the memory is bounded)."""
+    text = _URL_UNSAFE.sub(_percent_encoded, _URL_BREAKS.sub("", text))
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("http", "https"):
+        return None  # javascript:, mailto:, data:, ftp: ...
+    return text if _has_host(text) else None
+
+
+def _percent_encoded(match: re.Match[str]) -> str:
+    return f"%{ord(match[0]):02X}"
 
 
 def _has_host(url: str) -> bool:
@@ -698,7 +804,7 @@ def _item_reviewed(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
         walk.warn(f"{pointer}/itemReviewed", "claim-typed", "itemReviewed was read as the Claim.")
     author = claim.get("author")
     if isinstance(author, str):
-        claim["author"] = {"name": author}
+        claim = {**claim, "author": {"name": author}}  # a copy: the input is never changed
     node["itemReviewed"] = claim
 
 
@@ -859,6 +965,13 @@ def _urls_of(value: Any) -> list[Any]:
     return [item.get("url") for item in _many(value) if isinstance(item, dict)]
 
 
+def _child(pointer: str, key: str) -> str:
+    """``pointer`` + ``/key``, escaped as JSON pointers are (RFC 6901) only when it must be."""
+    if "/" in key or "~" in key:
+        return pointer + json_pointer([key])
+    return pointer + "/" + key
+
+
 def _is_reference(value: dict[str, Any]) -> bool:
     """``{"@id": ...}`` (perhaps with its ``@type``): a node described elsewhere."""
     return isinstance(value.get("@id"), str) and value.keys() <= {"@id", "@type"}
@@ -880,6 +993,8 @@ def _is_schema_context(context: Any) -> bool:
 
 
 def _local_term(term: str) -> str:
+    if ":" not in term:
+        return term
     for prefix in _SCHEMA_PREFIXES:
         if term[: len(prefix)].lower() == prefix:
             return term[len(prefix) :]

@@ -76,6 +76,12 @@ _LITERAL_KINDS = {
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _SAFE_URL = re.compile(r"[^\s\\\x00-\x1f\x7f]+")
 _HOST = re.compile(r"(?:[\w-]+\.)*[\w-]+|[0-9a-f.]*:[0-9a-f:.]*")
+# An http(s) URL with a plain host name, a valid port if any, and nothing _SAFE_URL refuses.
+_PLAIN_HTTP_URL = re.compile(
+    r"https?://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{1,4}))?"
+    r"(?:[/?#][^\s\\\x00-\x1f\x7f]*)?"
+)
 _DATE = re.compile(r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?")
 _OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?" + _OFFSET)
@@ -870,6 +876,9 @@ def _http_host(url: str) -> str | None:
 
     Remembered: an import checks each URL twice, in the markup and in the JSON-LD rendered
     from it, and a publisher's URLs recur in every review."""
+    plain = _PLAIN_HTTP_URL.fullmatch(url)
+    if plain is not None:  # most URLs, read without parsing (what urlsplit would find)
+        return plain[1].lower()
     if not _SAFE_URL.fullmatch(url):
         return None
     try:

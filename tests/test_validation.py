@@ -2,11 +2,16 @@ import copy
 import dataclasses
 import json
 import random
+import re
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from app import validation
 from app.validation import PROFILES, Finding, has_errors, url_on_domains, validate
 from tests.conftest import EXAMPLES
 
@@ -737,3 +742,26 @@ def test_validating_one_review_takes_well_under_a_millisecond() -> None:
             validate(document, publisher_domains=DOMAINS)
         best = min(best, (time.perf_counter() - start) / 100)
     assert best < 0.001
+
+
+@hypothesis_settings(max_examples=500, deadline=None, database=None)
+@given(
+    url=st.builds(
+        "{}://{}{}{}".format,
+        st.sampled_from(["http", "https", "HTTP", "ftp"]),
+        st.text("abAB09-._", min_size=1, max_size=12),
+        st.sampled_from(["", ":80", ":0", ":65535", ":65536", ":099", ":x"]),
+        st.text("/?#a b\\%é~:", max_size=8),
+    )
+)
+def test_the_url_fast_path_reads_hosts_as_urlsplit_does(url: str) -> None:
+    validation._http_host.cache_clear()
+    fast = validation._http_host(url)
+    parsed = validation._PLAIN_HTTP_URL
+    try:
+        validation._PLAIN_HTTP_URL = re.compile(r"(?!)")  # never matches: the parsing path
+        validation._http_host.cache_clear()
+        assert validation._http_host(url) == fast
+    finally:
+        validation._PLAIN_HTTP_URL = parsed
+        validation._http_host.cache_clear()

@@ -594,3 +594,19 @@ def test_a_repaired_page_imported_again_is_unchanged_and_its_source_is_kept(
     sent = revision["source"]["node"]
     assert (sent["url"], sent["datePublished"]) == ("/2020/06/bridge-sold", "2020-06-23 20:02")
     assert sent["author"]["name"] == "Fact Check Example"  # the reference, written in
+
+
+def test_a_reference_to_a_node_inside_the_claim_review_itself(
+    client: TestClient, fce: dict[str, str]
+) -> None:
+    node = claim_review(author={"@id": "#fce"})
+    node["publisher"] = {"@type": "Organization", "@id": "#fce", "name": "Fact Check Example"}
+
+    stored, findings = imported(client, fce, ndjson_line(node), content_type=NDJSON)
+
+    assert len(stored) == 1
+    assert ("/0/author", "reference-resolved") in repairs(findings)
+
+
+def ndjson_line(node: dict[str, Any]) -> bytes:
+    return orjson.dumps(node) + b"\n"
