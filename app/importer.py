@@ -804,7 +804,9 @@ def _packed(entry: _Prepared, actor: str, base_url: str) -> _Packed:
         rows.review["document"] = rows.revision["document"] = document
         rows.review["findings"] = crud.JsonText.of(rows.review["findings"])
         if rows.revision["source"] is not None:
-            rows.revision["source"] = crud.JsonText.of(rows.revision["source"])
+            # orjson, not the JSON type's json.dumps: the markup kept is read back as JSON and
+            # has no stored bytes to match, and it is the largest value of the row.
+            rows.revision["source"] = crud.JsonText(orjson.dumps(rows.revision["source"]).decode())
     refused_rows = None if refused is None else [_finding_row(finding) for finding in refused]
     return findings, publisher.id, entry.key, entry.review_id, document, rows, refused_rows
 
