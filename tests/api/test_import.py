@@ -110,6 +110,34 @@ def counts(report: dict[str, Any]) -> tuple[int, int, int, int]:
     return report["created"], report["updated"], report["unchanged"], report["invalid"]
 
 
+def in_worker_processes(monkeypatch: pytest.MonkeyPatch, *, batch_size: int) -> list[int]:
+    """Small batches, so that an import of a few items goes to worker processes; the list
+    records how many workers each import started."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", batch_size)
+    pooled: list[int] = []
+    original = importer._prepared_in_workers
+
+    def spy(*args: Any) -> Iterator[Any]:
+        pooled.append(args[-1])
+        return original(*args)
+
+    monkeypatch.setattr(importer, "_prepared_in_workers", spy)
+    return pooled
+
+
+def dying_at(monkeypatch: pytest.MonkeyPatch, url_suffix: str, *, batch_size: int) -> None:
+    """The import process dies (an unhandled error) when it renders the review of that URL."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", batch_size)
+    original = reviews.new_review
+
+    def crash(**kwargs: Any) -> Any:
+        if kwargs["incoming"].url.endswith(url_suffix):
+            raise RuntimeError("the process died")
+        return original(**kwargs)
+
+    monkeypatch.setattr(reviews, "new_review", crash)
+
+
 def statuses(report: dict[str, Any]) -> list[tuple[int, str]]:
     return [(item["index"], item["status"]) for item in report["items"]]
 
@@ -433,15 +461,7 @@ def test_import_of_several_batches_checks_and_renders_in_worker_processes_alike(
 ) -> None:
     """More than one batch is prepared in worker processes, which send back compact rows: the
     reports, the stored reviews and their revisions are those of an import in one process."""
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
-    pooled: list[int] = []
-    original = importer._prepared_in_workers
-
-    def spy(*args: Any) -> Iterator[Any]:
-        pooled.append(args[-1])
-        return original(*args)
-
-    monkeypatch.setattr(importer, "_prepared_in_workers", spy)
+    pooled = in_worker_processes(monkeypatch, batch_size=2)
     nodes = [claim_review(number, keywords=["Arms", f"Batch {number // 2}"]) for number in range(6)]
     nodes[3]["reviewRating"] = {"@type": "Rating"}  # says nothing: invalid
 
@@ -485,15 +505,7 @@ def test_import_of_several_batches_checks_and_renders_in_worker_processes_alike(
 def test_import_keeps_the_batches_committed_before_a_failure(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importer, "BATCH_SIZE", 3)
-    original = reviews.new_review
-
-    def crash_on_seventh(**kwargs: Any) -> Any:
-        if kwargs["incoming"].url.endswith("/claims/6"):
-            raise RuntimeError("the process died")
-        return original(**kwargs)
-
-    monkeypatch.setattr(reviews, "new_review", crash_on_seventh)
+    dying_at(monkeypatch, "/claims/6", batch_size=3)
     app = create_app(settings)
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
         make_publisher(client, **FCE)

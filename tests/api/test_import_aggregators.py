@@ -2,18 +2,26 @@
 publisher per author that matches none, on the registrable domain of its review URLs."""
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app import importer, new_publishers, reviews
+from app import importer, new_publishers
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
-from tests.api.test_import import NDJSON, counts, ndjson, post_import, statuses, stored
+from tests.api.test_import import (
+    NDJSON,
+    counts,
+    dying_at,
+    in_worker_processes,
+    ndjson,
+    post_import,
+    statuses,
+    stored,
+)
 from tests.conftest import ADMIN, BASE_URL, bearer, make_key, make_publisher
 
 CREATE = {"create_publishers": "true"}
@@ -324,15 +332,7 @@ def test_import_in_worker_processes_creates_the_same_publishers(
 ) -> None:
     """Batches of two go to worker processes: the writer decides each item's publisher, and
     a publisher first seen after the workers started is made all the same."""
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
-    pooled: list[int] = []
-    original = importer._prepared_in_workers
-
-    def spy(*args: Any) -> Iterator[Any]:
-        pooled.append(args[-1])
-        return original(*args)
-
-    monkeypatch.setattr(importer, "_prepared_in_workers", spy)
+    pooled = in_worker_processes(monkeypatch, batch_size=2)
     nodes = spread(12)
     del nodes[7]["claimReviewed"]  # invalid: Africa Check is made for item 9, in batch 5
 
@@ -359,15 +359,7 @@ def test_import_in_worker_processes_creates_the_same_publishers(
 def test_import_that_fails_leaves_no_publisher_of_its_unwritten_batch(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
-    original = reviews.new_review
-
-    def crash_on_the_fourth(**kwargs: Any) -> Any:
-        if kwargs["incoming"].url.endswith("/3"):
-            raise RuntimeError("the process died")
-        return original(**kwargs)
-
-    monkeypatch.setattr(reviews, "new_review", crash_on_the_fourth)
+    dying_at(monkeypatch, "/3", batch_size=2)
     with TestClient(
         create_app(settings), base_url=BASE_URL, raise_server_exceptions=False
     ) as client:

@@ -2,7 +2,6 @@
 and ``GET /v1/claim-reviews/{id}/revisions/{version}?include=source`` shows it."""
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from app import importer
 from app.config import Settings
 from app.db import sqlalchemy_url
-from tests.api.test_import import FCE, HTML, LD_JSON, NDJSON, claim_review, ndjson, post_import
+from tests.api.test_import import (
+    FCE,
+    HTML,
+    LD_JSON,
+    NDJSON,
+    claim_review,
+    in_worker_processes,
+    ndjson,
+    post_import,
+)
 from tests.conftest import bearer, create_review, make_key, make_publisher
 from tests.test_import_cli import run
 
@@ -195,15 +202,7 @@ def test_import_in_worker_processes_keeps_each_source(
 ) -> None:
     """Batches checked and rendered in forked workers come back with their rows encoded: the
     sources are those an import in one process stores."""
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
-    pooled: list[int] = []
-    original = importer._prepared_in_workers
-
-    def spy(*args: Any) -> Iterator[Any]:
-        pooled.append(args[-1])
-        return original(*args)
-
-    monkeypatch.setattr(importer, "_prepared_in_workers", spy)
+    pooled = in_worker_processes(monkeypatch, batch_size=2)
     nodes = [claim_review(number) for number in range(5)]
 
     report = post_import(client, ndjson(*nodes), fce, content_type=NDJSON)
