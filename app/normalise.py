@@ -114,8 +114,6 @@ _PLAIN_URL = re.compile(
 )
 _URL_BREAKS = re.compile(r"[\t\n\r]")
 _URL_UNSAFE = re.compile(r'[ "<>`{}|^]')
-# Text with nothing to repair: no entity, tag, run of spaces, or space at either end.
-_TIDY_TEXT = re.compile(r"[^&<\s](?:[^&<\s]| (?! ))*(?<! )")
 _TAG = re.compile(r"<[A-Za-z/!][^<>]*>")
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -313,15 +311,18 @@ def _node(walk: _Walk, node: dict[str, Any], pointer: str, *, depth: int) -> dic
     markup of an import), else a copy; the input is never changed."""
     repaired: dict[str, Any] | None = None  # made at the first change
     name: str | None
+    # The loop runs for every value of every import: the common case is inlined in it.
     for index, (key, value) in enumerate(node.items()):
-        here = _child(pointer, key)
+        here = pointer + "/" + key if "/" not in key and "~" not in key else _child(pointer, key)
         if key[:1] == "@":
             name, kept = _keyword(walk, key, value, here)
         else:
-            name = _property(walk, key, here)
+            name = _known_property(key) or key
+            if name != key:
+                walk.warn(here, "property-repaired", f"{key} was read as {name}.")
             kept = _value(walk, name, value, here, depth=depth + 1)
         if repaired is None:
-            if name == key and _same(kept, value):
+            if name == key and (kept is value or (type(kept) is str and kept == value)):
                 continue
             repaired = dict(itertools.islice(node.items(), index))
         if name is None or kept is None:
@@ -446,15 +447,6 @@ def _types(walk: _Walk, value: Any, pointer: str) -> Any:
     return names[0] if len(names) == 1 else names
 
 
-def _property(walk: _Walk, key: str, pointer: str) -> str:
-    known = _known_property(key)
-    if known is None:
-        return key
-    if known != key:
-        walk.warn(pointer, "property-repaired", f"{key} was read as {known}.")
-    return known
-
-
 @lru_cache(maxsize=4096)
 def _known_property(key: str) -> str | None:
     """The schema.org property ``key`` names, in any case or with a prefix (remembered: a
@@ -477,8 +469,8 @@ def _text(walk: _Walk, key: str, value: Any, pointer: str) -> Any:
 
 
 def _clean_text(walk: _Walk, key: str, value: str, pointer: str, *, strip_tags: bool) -> str | None:
-    if _TIDY_TEXT.fullmatch(value):  # the common case, told by one regex
-        return value
+    if "&" not in value and "<" not in value and " ".join(value.split()) == value:
+        return value  # the common case: no entity, tag, run of spaces or space at either end
     text = value
     if "&" in text:
         text = html.unescape(html.unescape(text))  # entities encoded twice are common too

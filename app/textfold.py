@@ -24,6 +24,12 @@ def fold(text: str) -> str:
     ``fold("Pants on fire!") == fold("PANTS  ON FIRE") == "pants on fire"`` and
     ``fold("Falsó") == "falso"``; Cyrillic, Arabic and Devanagari letters stay themselves.
     """
+    if text.isascii():  # most text: no accents to strip, no compatibility forms
+        return " ".join(text.lower().translate(_ASCII).split())
+    return _fold_unicode(text)
+
+
+def _fold_unicode(text: str) -> str:
     # NFKD on both sides of casefold: compatibility forms may decompose to capitals ("㎒").
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = _APOSTROPHES.sub("", _STRIPPED_MARKS.sub("", text))
@@ -50,3 +56,7 @@ class _Characters(dict[int, str | None]):
 
 _MAX_REMEMBERED = 65_536
 _CHARACTERS = _Characters()
+
+
+# fold() of ASCII text, character by character: apostrophes go, the rest as _Characters says.
+_ASCII = {code: None if chr(code) in "'`" else _CHARACTERS[code] for code in range(128)}

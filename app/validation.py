@@ -132,6 +132,8 @@ class _Vocabulary:
             for name, item in data["properties"].items()
         }
         self.lower_types = {name.lower(): name for name in self.types}
+        # The types a node may name without a finding about its @type.
+        self.plain_types = frozenset(self.types.keys() - self.superseded.keys())
         self.lower_properties = {name.lower(): name for name in self.properties}
         self._ancestors: dict[str, frozenset[str]] = {}
         self._property_checks: dict[tuple[str, tuple[str, ...]], _PropertyCheck] = {}
@@ -361,27 +363,50 @@ class _Walker:
     # Nodes and values
 
     def node(self, node: dict[str, Any], path: Location, *, root: bool) -> tuple[str, ...]:
-        """Check one node object and everything in it; return its type names."""
-        self.context(node, path, root=root)
-        names = tuple(_type_names(node.get("@type")))
+        """Check one node object and everything in it; return its type names.
+
+        Runs for every node of every document validated (twice per review imported): the
+        commonest cases (one known type, text values) are checked inline."""
+        if root or "@context" in node:
+            self.context(node, path, root=root)
+        raw = node.get("@type")
         vocabulary = self.vocabulary
-        if vocabulary is not None:
-            self.check_id_and_type(node, path, vocabulary)
+        if (
+            type(raw) is str
+            and ":" not in raw  # "schema:ClaimReview", an IRI: _type_names reads them
+            and (vocabulary is None or raw in vocabulary.plain_types)
+        ):
+            names: tuple[str, ...] = (raw,)
+            if "@id" in node and vocabulary is not None and type(node["@id"]) is not str:
+                self.check_id_and_type(node, path, vocabulary)
+        else:
+            names = tuple(_type_names(raw))
+            if vocabulary is not None:
+                self.check_id_and_type(node, path, vocabulary)
         for key, value in node.items():
             if key in _NOT_PROPERTIES:
                 continue
-            if key == "@graph" and root:
-                self.graph(value, (*path, key))
-            elif key.startswith("@"):
-                if vocabulary is not None:
+            if key[:1] == "@":
+                if key == "@graph" and root:
+                    self.graph(value, (*path, key))
+                elif vocabulary is not None:
                     self.schemaorg(
                         "warning",
                         (*path, key),
                         "unsupported-keyword",
                         f"The JSON-LD keyword {key} is not supported here and was not checked.",
                     )
+                continue
+            if vocabulary is None:
+                value_range = _OPEN
             else:
-                value_range = self.property(key, names, (*path, key))
+                problems, value_range = vocabulary.check_property(key, names)
+                for severity, code, message in problems:
+                    self.schemaorg(severity, (*path, key), code, message)
+            if type(value) is str:  # as value() would, without the call
+                if not (value_range.open or "text" in value_range.kinds):
+                    self.string(value, value_range, (*path, key), key)
+            else:
                 self.value(value, value_range, (*path, key), key)
         if self.check_google and "ClaimReview" in names:
             self.claim_review(node, path)
@@ -426,16 +451,6 @@ class _Walker:
 
     def superseded(self, path: Location, name: str, vocabulary: _Vocabulary) -> None:
         self.schemaorg("warning", path, "superseded-term", vocabulary.superseded_message(name))
-
-    def property(self, key: str, names: tuple[str, ...], path: Location) -> _Range:
-        """Check that the property exists and fits the node's type; return its range."""
-        vocabulary = self.vocabulary
-        if vocabulary is None:
-            return _OPEN
-        problems, value_range = vocabulary.check_property(key, names)
-        for severity, code, message in problems:
-            self.schemaorg(severity, path, code, message)
-        return value_range
 
     def value(self, value: Any, value_range: _Range, path: Location, key: str) -> None:
         if type(value) is str:  # the commonest value first: the same checks as below

@@ -1,0 +1,36 @@
+"""The shortcuts an import takes for the commonest input must answer exactly as the general
+code they skip: each is checked against that code on generated input."""
+
+import string
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from app import native, textfold
+
+_URL_TEXT = st.text(alphabet=string.printable + "é\u00a0\u3000", max_size=40)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+@example("It's  FALSE!\tsaid `someone`")
+def test_fold_of_ascii_text_is_the_general_fold(text: str) -> None:
+    assert textfold.fold(text) == textfold._fold_unicode(text)
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", ""]), _URL_TEXT)
+@example("https://", "example.org/a b")
+@example("https://", "-example.org/")
+@example("http://", "example.org:99999/x")
+def test_plain_url_shortcut_accepts_only_what_parsing_accepts(scheme: str, rest: str) -> None:
+    url = scheme + rest
+    if native._PLAIN_HTTP_URL.fullmatch(url):
+        assert native._check_parsed_url(url) == url
+    try:
+        answer = native.check_http_url(url)
+    except ValueError:
+        answer = None
+    try:
+        parsed = native._check_parsed_url(url)
+    except ValueError:
+        parsed = None
+    assert answer == parsed
