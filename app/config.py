@@ -1,6 +1,7 @@
 """Service configuration: the only module that reads environment variables.
 
-Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; the README lists them.
+Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; docs/configuration.md
+lists them with their defaults (tests/test_docs.py holds it to this class).
 """
 
 import hashlib

@@ -48,7 +48,8 @@ bad item does not sink its batch.
 
 Findings of the import itself (profile ``import``): unknown-publisher E (no publisher matches the
 author), invalid-value E (a value the service cannot store, e.g. a non-http URL or a malformed
-language tag), retracted W (a retracted review is left alone), duplicate W (an earlier item of
+language tag), value-dropped W (any other value it cannot store: left out, the review stored
+without it), retracted W (a retracted review is left alone), duplicate W (an earlier item of
 the same input wrote this review already: only the first is applied, so a page that carries one
 review as both JSON-LD and microdata imports the same way every time). An NDJSON line or JSON-LD
 script that is not JSON is ``invalid-json`` E, and a page without structured data

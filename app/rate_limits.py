@@ -22,7 +22,7 @@ When Redis cannot be reached the process falls back to its own buckets rather th
 or waving through all traffic, logs a warning, and tries Redis again after a few seconds.
 
 It runs on every request of the hot read path: the in-process check costs a few microseconds
-(bench figures in the README).
+(bench/README.md: rate limiting ≈ 6 µs of a hot read's middleware).
 """
 
 import hashlib

@@ -27,7 +27,7 @@ MEDIA_TYPES: dict[Format, str] = {
 DATA_FEED_OPEN = b'{"@context":"https://schema.org","@type":"DataFeed","dataFeedElement":['
 DATA_FEED_CLOSE = b"]}"
 
-# The CSV columns, in order (documented in the README).
+# The CSV columns, in order (documented in docs/api.md, "Exports").
 CSV_COLUMNS = (
     "id",
     "jsonld_url",

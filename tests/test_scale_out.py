@@ -64,7 +64,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     truncate(postgres_url)
     env = environment(
         postgres_url,
-        SECRET_KEY=secrets.token_hex(16),  # one secret for every host, as the README asks
+        SECRET_KEY=secrets.token_hex(16),  # one secret for every host, as docs/postgresql.md asks
         WEBHOOK_ALLOW_PRIVATE="true",
         DISPATCHER_INTERVAL_SECONDS="0.05",
         ACCESS_LOG="false",

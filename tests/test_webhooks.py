@@ -1,11 +1,11 @@
 """Signed webhooks (§8): subscriptions over HTTP, and deliveries sent by the real dispatcher to a
 real receiver on 127.0.0.1 — retries, failure, filters, two dispatchers, and a crash."""
 
-import hashlib
 import hmac
+import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from app.main import create_app
 from tests.conftest import (
     ADMIN,
     BASE_URL,
+    REPO,
     SEED_PUBLISHER,
     bearer,
     create_review,
@@ -33,19 +34,24 @@ SECRET = "whsec-correct-horse-battery-staple"
 OTHER = {"slug": "maldita", "name": "Maldita.es", "url": "https://maldita.es/", "language": "es"}
 
 
-def verify_webhook(secret: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
-    """Check a delivery the way a receiver should (this snippet is the one in the README).
+def documented_verify_webhook() -> Callable[..., bool]:
+    """The receiver's check exactly as docs/webhooks.md prints it for partners to copy: the
+    deliveries below are verified with that code, so the page cannot drift from what the
+    dispatcher signs.
 
-    ``body`` is the raw request body, ``signature`` the X-ClaimReview-Signature header. Refuse
-    timestamps older than ``tolerance`` seconds (replays) and deduplicate on the
-    X-ClaimReview-Delivery header: a delivery can arrive more than once.
+    It takes the raw request body and the X-ClaimReview-Signature header, refuses timestamps
+    older than ``tolerance`` seconds (replays); a receiver also deduplicates on the
+    X-ClaimReview-Delivery header, since a delivery can arrive more than once.
     """
-    fields = dict(part.strip().partition("=")[::2] for part in signature.split(","))
-    if not fields.get("t", "").isdigit() or abs(time.time() - int(fields["t"])) > tolerance:
-        return False
-    signed = fields["t"].encode() + b"." + body
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    page = (REPO / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+    assert len(snippets) == 1, "docs/webhooks.md shows one Python snippet: the check"
+    namespace: dict[str, Any] = {}
+    exec(compile(snippets[0], "docs/webhooks.md", "exec"), namespace)
+    return namespace["verify_webhook"]
+
+
+verify_webhook = documented_verify_webhook()
 
 
 @pytest.fixture

@@ -653,7 +653,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "GET /v1/export [jsonld with tombstones]":             PUBLIC,
     "GET /v1/export [drafts as CSV]":                      OWN_DRAFTS,
     "GET /v1/export [drafts as gzipped NDJSON]":           OWN_DRAFTS,
-    # Webhooks take webhooks:manage (write keys hold it, read keys do not; README); a key
+    # Webhooks take webhooks:manage (write keys hold it, read keys do not; docs/webhooks.md); a key
     # subscribes for its own publisher or partner only.
     "POST /v1/webhooks":                                   (201, 403, 403, 403, 201, 401, 401, 401),
     "GET /v1/webhooks":                                    (200, 403, 200, 200, 200, 401, 401, 401),
@@ -678,7 +678,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "DELETE /v1alpha1/pages/{page_id}":                    PAGE_READ,
     "GET /v1alpha1/pages":                                 (200, 403, 403, 403, 403, 401, 401, 401),
     "GET /v1alpha1/pages [draft URL]":                     (200, 403, 200, 403, 403, 401, 401, 401),
-    # claims:search ignores keys while reads are public (README, Google compatibility).
+    # claims:search ignores keys while reads are public (docs/google.md).
     "GET /v1alpha1/claims:search [query]":                 (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /v1alpha1/claims:search [site]":                  (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /v1alpha1/claims:imageSearch":                    (501,) * 8,
