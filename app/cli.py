@@ -307,6 +307,7 @@ def import_files(
                         publishers=publishers,
                         actor="cli",
                         base_url=settings.public_base_url,
+                        commit=session.commit,
                         report=report,
                         progress=reading.reporter(progress, task, start=done),
                         processes=processes,

@@ -71,7 +71,6 @@ from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -457,7 +456,7 @@ class Publishers:
                 # Another writer took the slug since this import read the publishers.
                 if attempt == _SLUG_ATTEMPTS - 1:
                     raise
-                self._slugs.update(session.scalars(select(Publisher.slug)))
+                self._slugs.update(crud.list_publisher_slugs(session=session))
                 domain = publisher.domains[0]
                 publisher.slug = new_publishers.slug_for(publisher.name, domain, self._slugs)
                 self._slugs.add(publisher.slug)
@@ -589,12 +588,15 @@ def upsert(
     publishers: Publishers,
     actor: str,
     base_url: str,
+    commit: Callable[[], None],
     report: Report | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     processes: int = 1,
 ) -> Report:
-    """Create or update a review for every ClaimReview, committing after each batch.
+    """Create or update a review for every ClaimReview, calling ``commit`` (the caller's, who
+    owns the session) after each batch: a batch is one transaction, so a killed import keeps
+    the batches it wrote, and a large one never holds its locks for the whole input.
 
     With ``processes`` > 1 and more than one batch to write, worker processes check and render
     the next batches while this one writes: on two cores that nearly doubles the rate, as
@@ -627,7 +629,7 @@ def upsert(
             actor=actor,
             base_url=base_url,
         )
-        session.commit()
+        commit()
         if progress is not None:
             progress(len(prepared))
     return report
@@ -1234,15 +1236,7 @@ def _existing(
         keys[entry.publisher.id].add(entry.key)
         if entry.review_id:
             ids.add(entry.review_id)
-    conditions = [
-        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(found)))
-        for publisher_id, found in keys.items()
-    ]
-    if ids:
-        conditions.append(ClaimReview.id.in_(sorted(ids)))
-    if not conditions:
-        return {}, {}
-    rows = session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
+    rows = crud.lock_reviews(session=session, external_ids=keys, ids=ids)
     by_key = {(row.publisher_id, row.external_id): row for row in rows if row.external_id}
     return by_key, {row.id: row for row in rows}
 

@@ -228,6 +228,7 @@ def import_markup(
             publishers=publishers,
             actor=principal.actor,
             base_url=settings.public_base_url,
+            commit=session.commit,
             processes=processes,
         )
     return _json(report.as_dict())
