@@ -100,9 +100,15 @@ def normalise_date(value: Any) -> str:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC. A naive one is UTC already: every stored time is, and SQLite hands
+    them back without their zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``; naive datetimes are taken to be UTC already."""
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """RFC 3339 in UTC with a ``Z``."""
+    moment = utc(moment)
     spec = "seconds" if moment.microsecond == 0 else "milliseconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 

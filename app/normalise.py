@@ -67,7 +67,8 @@ from zoneinfo import ZoneInfo
 
 from app import languages, verdicts
 from app.errors import json_pointer
-from app.validation import Finding, canonical_property, canonical_type
+from app.native import format_timestamp
+from app.validation import Finding, canonical_property, local_term, type_name, type_names
 
 PROFILE = "repair"
 CONTEXT = "https://schema.org"
@@ -94,13 +95,6 @@ _URLS = frozenset(
 )
 _CONTEXTS = frozenset(
     {"https://schema.org", "https://schema.org/", "http://schema.org", "http://schema.org/"}
-)
-_SCHEMA_PREFIXES = (
-    "https://schema.org/",
-    "http://schema.org/",
-    "https://www.schema.org/",
-    "http://www.schema.org/",
-    "schema:",
 )
 _JUNK_URLS = frozenset({"#", "n/a", "na", "none", "null", "undefined", "-", "/", "about:blank"})
 _SCHEMELESS = re.compile(
@@ -195,21 +189,6 @@ class _Walk:
 def is_claim_review(node: Any) -> bool:
     """Whether a JSON object is a ClaimReview, however its ``@type`` is spelt."""
     return isinstance(node, dict) and "ClaimReview" in type_names(node.get("@type"))
-
-
-def type_names(raw: Any) -> list[str]:
-    """Type names as schema.org spells them: prefixes and IRIs off, case repaired when known."""
-    return [
-        _type_name(item)
-        for item in (raw if isinstance(raw, list) else [raw])
-        if isinstance(item, str)
-    ]
-
-
-@lru_cache(maxsize=4096)
-def _type_name(item: str) -> str:
-    name = _local_term(item.strip())
-    return canonical_type(name) or name
 
 
 def reference_ids(value: Any, *, depth: int = 0) -> set[str]:
@@ -435,7 +414,7 @@ def _reference(walk: _Walk, key: str, value: dict[str, Any], pointer: str, *, de
 
 
 def _types(walk: _Walk, value: Any, pointer: str) -> Any:
-    if type(value) is str and _type_name(value) == value:  # the common case
+    if type(value) is str and type_name(value) == value:  # the common case
         return value
     raw = [item for item in _many(value) if isinstance(item, str) and item.strip()]
     if not raw:
@@ -451,7 +430,7 @@ def _types(walk: _Walk, value: Any, pointer: str) -> Any:
 def _known_property(key: str) -> str | None:
     """The schema.org property ``key`` names, in any case or with a prefix (remembered: a
     document repeats a few dozen keys, and they are input, so the memory is bounded)."""
-    return canonical_property(_local_term(key))
+    return canonical_property(local_term(key))
 
 
 # Literal values
@@ -563,7 +542,7 @@ def localise(native: dict[str, Any], time_zone: str | None) -> None:
                 moment = datetime.fromisoformat(value).replace(tzinfo=zone)
             except ValueError:
                 continue
-            holder[key] = _timestamp(moment.astimezone(UTC))
+            holder[key] = format_timestamp(moment)
 
 
 def read_date(text: str) -> str | None:
@@ -982,15 +961,6 @@ def _is_schema_context(context: Any) -> bool:
         vocabulary = context.get("@vocab")
         return context.keys() <= {"@vocab", "@language"} and vocabulary in _CONTEXTS
     return False
-
-
-def _local_term(term: str) -> str:
-    if ":" not in term:
-        return term
-    for prefix in _SCHEMA_PREFIXES:
-        if term[: len(prefix)].lower() == prefix:
-            return term[len(prefix) :]
-    return term
 
 
 def _many(value: Any) -> list[Any]:

@@ -27,11 +27,6 @@ from app.native import ReviewIn, format_timestamp, prune
 from app.textfold import fold
 
 
-def utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def article_url(url: str) -> str:
     return url.split("#", 1)[0]
 

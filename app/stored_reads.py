@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from app.native import utc
 from app.query import Dialect
 from app.read_cache import ReadCache, rows_size
 
@@ -76,8 +77,7 @@ class StoredReads(Protocol):
 
 
 def _timestamp(value: Any) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _stored(row: Any) -> StoredReview:

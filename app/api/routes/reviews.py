@@ -36,7 +36,6 @@ from app.errors import (
 from app.http_cache import JSONLD, NATIVE, etag, http_date, if_match_fails
 from app.models import ClaimReview, Publisher, ReviewRevision
 from app.native import CorrectionIn, ReviewIn, format_timestamp
-from app.reviews import utc
 from app.security import Principal
 from app.validation import Finding
 
@@ -134,7 +133,7 @@ def review_response(
 ) -> Response:
     headers = {
         "ETag": etag(review.id, review.version, NATIVE),
-        "Last-Modified": http_date(utc(review.updated_at)),
+        "Last-Modified": http_date(review.updated_at),
         "Cache-Control": "no-store",
     }
     if status_code == 201:

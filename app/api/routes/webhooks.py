@@ -1,7 +1,7 @@
 """Webhooks: subscriptions to review events, delivered signed (§8); sending is app/webhooks.py."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -25,7 +25,7 @@ from app.security import Principal
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 EventType = Literal["review.published", "review.updated", "review.retracted"]
-ALL_EVENTS: list[EventType] = ["review.published", "review.updated", "review.retracted"]
+ALL_EVENTS: list[EventType] = list(get_args(EventType))
 
 
 def _known_verdict(value: str) -> str:
