@@ -88,7 +88,7 @@ from app import (
 from app.errors import Unprocessable, json_pointer
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
-from app.native import ReviewIn, prune
+from app.native import ReviewIn, many, prune
 from app.validation import Finding
 
 Kind = Literal["json", "ndjson", "html"]
@@ -478,19 +478,19 @@ class Publishers:
             self._by_domain.setdefault(domain, publisher)
 
     def _match(self, node: dict[str, Any]) -> Publisher | None:
-        authors = _many(node.get("author"))
+        authors = many(node.get("author"))
         for author in authors:
             if isinstance(author, dict):
-                for url in (*_many(author.get("url")), author.get("@id")):
+                for url in (*many(author.get("url")), author.get("@id")):
                     found = self._on_domain(url)
                     if found is not None:
                         return found
         for author in authors:
             name = author.get("name") if isinstance(author, dict) else author
-            for text in _many(name):
+            for text in many(name):
                 if isinstance(text, str) and text.strip().casefold() in self._by_name:
                     return self._by_name[text.strip().casefold()]
-        for url in _many(node.get("url")):
+        for url in many(node.get("url")):
             found = self._on_domain(url)
             if found is not None:
                 return found
@@ -510,12 +510,6 @@ class Publishers:
             if found is not None:
                 return found
         return None
-
-
-def _many(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 # Writing

@@ -125,6 +125,13 @@ def normalise_language(value: str) -> str:
     return tag + match["rest"].lower()
 
 
+def many(value: Any) -> list[Any]:
+    """A JSON-LD value as a list: none for an absent one, one, or the list it is."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def prune(value: Any) -> Any:
     """Drop nulls, empty lists and empty objects at every depth (the stored form has none).
 
