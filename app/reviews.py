@@ -144,6 +144,31 @@ def new_review(
 ) -> NewReview:
     """A created review's rows, for ``crud.insert_reviews``; Unprocessable as ``create``."""
     now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
+    return rendered_review(
+        review_id=review_id,
+        publisher=publisher,
+        document=document,
+        status=incoming.status,
+        rendered=rendered,
+        now=now,
+        actor=actor,
+        source=source,
+    )
+
+
+def rendered_review(
+    *,
+    review_id: str,
+    publisher: Publisher,
+    document: dict[str, Any],
+    status: str,
+    rendered: Rendered,
+    now: datetime,
+    actor: str,
+    source: dict[str, Any] | None = None,
+) -> NewReview:
+    """The rows of a created review rendered already: what ``new_review`` makes of its
+    rendering. The benchmarks' data generator renders its own (unvalidated) and stores these."""
     review = Fields(
         id=review_id,
         publisher=publisher,
@@ -152,8 +177,8 @@ def new_review(
         created_at=now,
         version=0,
     )
-    _apply_change(review, document=document, status=incoming.status, rendered=rendered, now=now)
-    event = _event_type("draft", incoming.status)
+    _apply_change(review, document=document, status=status, rendered=rendered, now=now)
+    event = _event_type("draft", status)
     return NewReview(
         review={column: getattr(review, column) for column in _REVIEW_COLUMNS},
         revision=_revision(review, kind="created", actor=actor, source=source),
