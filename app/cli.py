@@ -1,4 +1,4 @@
-"""The ``claimreview`` command: run the service and administer it from a shell (§9)."""
+"""The ``claimreview`` command: run the service and administer it from a shell."""
 
 import os
 from collections.abc import Callable, Iterator

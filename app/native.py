@@ -1,4 +1,4 @@
-"""The native JSON shape of a fact-check (ARCHITECTURE.md §4), as pydantic models.
+"""The native JSON shape of a fact-check, as pydantic models.
 
 These models decide what can be *stored*: wrong types, unknown fields, non-http(s) URLs,
 impossible dates and malformed language tags are refused for drafts and published reviews alike.

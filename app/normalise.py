@@ -1,4 +1,4 @@
-"""Lenient in: repair ClaimReview markup as fact-checkers publish it (ARCHITECTURE.md §7).
+"""Lenient in: repair ClaimReview markup as fact-checkers publish it.
 
 Every door that takes markup from outside (``application/ld+json`` writes, ``/v1/import`` and
 ``claimreview import``, ``/v1/validate``) passes each ClaimReview node through `claim_review`

@@ -1,6 +1,6 @@
 """Writing reviews. Every change goes through ``_commit_change``, which renders the JSON-LD once,
 validates it, normalises the verdict, bumps the version and writes the revision and the outbox
-event in the caller's transaction (§3) — so no route can store a review some other way.
+event in the caller's transaction — so no route can store a review some other way.
 
 The importer creates reviews by the hundred: ``new_review`` computes the very same rows as
 ``create`` (``_apply_change`` sets the columns of both) as plain values, and
@@ -97,7 +97,7 @@ def markup_source(
     node: Any, *, media_type: str, page_url: str | None = None, pointer: str | None = None
 ) -> dict[str, Any]:
     """What a revision keeps of the markup it was read from, so that an editor can always see
-    what the markup said before it was repaired (§7): ``node`` as received, the ``page_url`` it
+    what the markup said before it was repaired: ``node`` as received, the ``page_url`` it
     came from, the ``media_type`` of the input, and the JSON ``pointer`` to where the node sat
     in that input. Keys without a value are left out."""
     source: dict[str, Any] = {"node": node}

@@ -1,7 +1,8 @@
 """Loop-side reads: the hot public paths (a review by id, list pages, facets).
 
 These reads do not use the SQLAlchemy session: a thread-pool hop plus ORM loading costs more
-than the whole lookup, and sharing the write pool with the event loop can deadlock (STYLE.md).
+than the whole lookup, and sharing the write pool with the event loop can deadlock (the loop
+blocks in pool checkout, waiting for connections that only its own teardown would release).
 So each process keeps its own read connection(s), used only from the event loop:
 
 - SQLite: one connection in WAL mode (readers never wait for the writer); a primary-key lookup

@@ -1,4 +1,4 @@
-"""Validate ClaimReview JSON-LD: one validator, two profiles (ARCHITECTURE.md §7).
+"""Validate ClaimReview JSON-LD: one validator, two profiles (README: "Lenient in, strict out").
 
 ``schemaorg``
     Is it schema.org? Every ``@type`` and property exists in the vocabulary derived from

@@ -1,4 +1,4 @@
-"""Signed webhooks (ARCHITECTURE.md §8): subscriptions, the outbox dispatcher and delivery.
+"""Signed webhooks: subscriptions, the outbox dispatcher and delivery.
 
     review write ──(same transaction, reviews._commit_change)──> outbox_event
     dispatcher tick, one per worker process:

@@ -1,4 +1,4 @@
-"""Import and validation (§8): check markup, and bring existing markup in as reviews.
+"""Import and validation: check markup, and bring existing markup in as reviews.
 
 Both read JSON-LD (an object, an array, an ``@graph``, a DataFeed), NDJSON or an HTML page; the
 Content-Type says which, and when it names none of them the body is sniffed (``<`` -> HTML).

@@ -1,4 +1,4 @@
-"""Publishers, their API keys and rating scales (administration, §8)."""
+"""Publishers, their API keys and rating scales (administration)."""
 
 from datetime import UTC, datetime
 from typing import Any

@@ -1,4 +1,4 @@
-"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
+"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history."""
 
 import dataclasses
 from collections.abc import Callable, Sequence

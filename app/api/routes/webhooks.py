@@ -1,4 +1,4 @@
-"""Webhooks: subscriptions to review events, delivered signed (§8); sending is app/webhooks.py."""
+"""Webhooks: subscriptions to review events, delivered signed; sending is app/webhooks.py."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
