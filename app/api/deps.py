@@ -225,7 +225,7 @@ def owned_review(
 ) -> ClaimReview:
     """A review the caller may change, locked for the rest of the transaction; with ``history``,
     one whose versions it may read (unlocked, and retracted ones too). Another publisher's
-    answers as ``require_visible`` says, else 404."""
+    review answers as ``require_visible`` decides (a draft 404, a retracted one 410), else 404."""
     review = (
         crud.get_review(session=session, review_id=review_id, for_update=not history)
         if is_review_id(review_id)
