@@ -14,7 +14,7 @@ the service decides) and every property with no native counterpart.
 import re
 from typing import Any
 
-from app.native import prune
+from app.native import many, prune
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
@@ -43,13 +43,13 @@ def to_native(node: dict[str, Any]) -> dict[str, Any]:
             "claim": _claim(_object(node.get("itemReviewed"))),
             "authors": [
                 {"name": _value(person.get("name")), "url": _url(person.get("url"))}
-                for person in map(_named, _many(node.get("creator")))
+                for person in map(_named, many(node.get("creator")))
             ],
             "image": _url(node.get("image")),
             "tags": _keywords(node.get("keywords")),
             "corrections": [
                 {"date": _value(comment.get("datePublished")), "text": _value(comment.get("text"))}
-                for comment in _many(node.get("correction"))
+                for comment in many(node.get("correction"))
                 if isinstance(comment, dict)
             ],
         }
@@ -60,7 +60,7 @@ def _claim(claim: dict[str, Any]) -> dict[str, Any]:
     return {
         "author": _claimant(_named(claim.get("author"))),
         "date": _value(claim.get("datePublished")),
-        "appearances": [_appearance(item) for item in _many(claim.get("appearance"))],
+        "appearances": [_appearance(item) for item in many(claim.get("appearance"))],
         "first_appearance": _appearance(_value(claim.get("firstAppearance"))),
         "location": _value(_named(claim.get("contentLocation")).get("name")),
     }
@@ -71,7 +71,7 @@ def _claimant(author: dict[str, Any]) -> dict[str, Any] | None:
         {
             "name": _value(author.get("name")),
             "job_title": _value(author.get("jobTitle")),
-            "same_as": [_url(item) for item in _many(author.get("sameAs"))],
+            "same_as": [_url(item) for item in many(author.get("sameAs"))],
             "image": _url(author.get("image")),
         }
     )
@@ -96,12 +96,6 @@ def _appearance(work: Any) -> dict[str, Any] | None:
         "archived_at": _url(work.get("archivedAt")),
         "platform": _value(_named(work.get("publisher")).get("name")),
     }
-
-
-def _many(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _value(value: Any) -> Any:
@@ -154,11 +148,11 @@ def _language(value: Any) -> Any:
 def _keywords(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [tag.strip() for tag in value.split(",") if tag.strip()]
-    return [tag.get("name") if isinstance(tag, dict) else tag for tag in _many(value)]
+    return [tag.get("name") if isinstance(tag, dict) else tag for tag in many(value)]
 
 
 def _types(value: Any) -> list[str]:
     # "Person", "schema:Person" and "https://schema.org/Person" all name the same type.
     return [
-        name.rsplit("/", 1)[-1].rsplit(":", 1)[-1] for name in _many(value) if isinstance(name, str)
+        name.rsplit("/", 1)[-1].rsplit(":", 1)[-1] for name in many(value) if isinstance(name, str)
     ]

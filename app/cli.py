@@ -1,4 +1,4 @@
-"""The ``claimreview`` command: run the service and administer it from a shell (§9)."""
+"""The ``claimreview`` command: run the service and administer it from a shell."""
 
 import os
 from collections.abc import Callable, Iterator
@@ -307,6 +307,7 @@ def import_files(
                         publishers=publishers,
                         actor="cli",
                         base_url=settings.public_base_url,
+                        commit=session.commit,
                         report=report,
                         progress=reading.reporter(progress, task, start=done),
                         processes=processes,

@@ -1,13 +1,37 @@
-"""Every SQL statement of the write side and of ordinary reads. Callers only flush; the session
-dependency commits (db.py)."""
+"""The ORM's statements: every query and write made through a SQLAlchemy session, for the
+routes, the CLI and the service modules (``reviews``, ``importer``, ``idempotency``), as
+keyword-only verbs.
+
+SQL that needs another shape lives with what needs it:
+
+- ``query.py`` builds the SQL text of every listing (lists, search, facets, the change feed,
+  exports, Google's search and pages) for each dialect. ``stored_reads.py`` runs it, and the
+  lookup of a review by id, on the event loop with the drivers' own async connections: ORM
+  loading and a thread-pool hop cost more than those reads. The pages API's writes and the CLI
+  export run the same text on a session's connection.
+- ``webhooks.py`` keeps the delivery queue: fanning events out and leasing deliveries
+  (``SKIP LOCKED`` on PostgreSQL), in transactions of the dispatcher's own.
+- ``facet_counts.py`` folds the facet deltas (dialect-specific upserts, an advisory lock).
+- ``migrations/`` holds the DDL and the triggers; ``db.py`` the SQLite pragmas.
+
+Transactions: whoever opens a session owns its transaction, and nothing else ends it. A
+request's is opened by ``db.get_session``, which commits on success and rolls back on error
+(a route may roll it back to answer from a clean slate after losing a race, as
+``create_review`` does). The pages API's writes, the CLI's commands, the webhook dispatcher
+and the facet folding open theirs with ``sessionmaker.begin()``; read-only sessions (the
+loop-side routes' authentication and page reads) just close. Everything handed a session, this
+module included, only flushes (to get what the database assigns) and undoes part of its work
+with savepoints (``begin_nested``). An import is one transaction per batch by design: its
+caller, the route or the CLI, passes ``importer.upsert`` the session's ``commit``.
+"""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import JSON, Dialect, MetaData, Table, delete, insert, select
+from sqlalchemy import JSON, Dialect, MetaData, Table, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
@@ -36,6 +60,10 @@ def get_publisher_by_id(*, session: Session, publisher_id: int) -> Publisher | N
 
 def list_publishers(*, session: Session) -> Sequence[Publisher]:
     return session.scalars(select(Publisher).order_by(Publisher.slug)).all()
+
+
+def list_publisher_slugs(*, session: Session) -> Sequence[str]:
+    return session.scalars(select(Publisher.slug)).all()
 
 
 def get_partner(*, session: Session, slug: str) -> Partner | None:
@@ -93,6 +121,30 @@ def get_review_by_external_id(
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def list_unretracted_reviews(*, session: Session, publisher_id: int) -> Sequence[ClaimReview]:
+    """A publisher's drafts and published reviews: what changes when the publisher does."""
+    query = select(ClaimReview).where(
+        ClaimReview.publisher_id == publisher_id, ClaimReview.status != "retracted"
+    )
+    return session.scalars(query).all()
+
+
+def lock_reviews(
+    *, session: Session, external_ids: Mapping[int, Iterable[str]], ids: Iterable[str]
+) -> Sequence[ClaimReview]:
+    """The reviews with these ``external_ids`` (by publisher id) or these ids, locked for the
+    rest of the transaction: one query for an import's whole batch."""
+    conditions = [
+        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(keys)))
+        for publisher_id, keys in external_ids.items()
+    ]
+    if ids:
+        conditions.append(ClaimReview.id.in_(sorted(ids)))
+    if not conditions:
+        return []
+    return session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
 
 
 def insert_reviews(
@@ -181,11 +233,6 @@ def get_revision(*, session: Session, review_id: str, version: int) -> ReviewRev
         ReviewRevision.review_id == review_id, ReviewRevision.version == version
     )
     return session.scalar(query)
-
-
-def list_outbox_events(*, session: Session, review_id: str) -> Sequence[OutboxEvent]:
-    query = select(OutboxEvent).where(OutboxEvent.review_id == review_id).order_by(OutboxEvent.id)
-    return session.scalars(query).all()
 
 
 # Idempotency

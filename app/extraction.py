@@ -33,6 +33,8 @@ from extruct.rdfa import RDFaExtractor
 from extruct.utils import parse_xmldom_html
 from extruct.w3cmicrodata import MicrodataExtractor
 
+from app.native import many
+
 _SCHEMA = ("https://schema.org/", "http://schema.org/")
 _COMMENT_LINE = re.compile(r"^\s*(//.*|<!--.*-->)", re.MULTILINE)
 _MAX_DEPTH = 64
@@ -136,7 +138,7 @@ def _microdata(tree: Any, base_url: str | None) -> list[dict[str, Any]]:
 
 
 def _microdata_item(item: dict[str, Any], *, root: bool, depth: int) -> dict[str, Any]:
-    types = _many(item.get("type"))
+    types = many(item.get("type"))
     node: dict[str, Any] = {"@context": _context_of(types)} if root else {}
     if isinstance(item.get("id"), str):
         node["@id"] = item["id"]
@@ -185,7 +187,7 @@ def _rdfa(tree: Any, base_url: str | None) -> list[dict[str, Any]]:
             continue
         tree = framer.node(node, seen=frozenset(), depth=0)
         if tree.keys() - {"@id"}:
-            trees.append({"@context": _context_of(_many(node.get("@type")))} | tree)
+            trees.append({"@context": _context_of(many(node.get("@type")))} | tree)
     return trees
 
 
@@ -202,14 +204,14 @@ class _Framer:
         self.framed.add(subject)
         if isinstance(subject, str) and subject and not subject.startswith("_:"):
             framed["@id"] = subject
-        types = [_term(name) for name in _many(node.get("@type")) if _in_schema(name)]
+        types = [_term(name) for name in many(node.get("@type")) if _in_schema(name)]
         if types:
             framed["@type"] = types[0] if len(types) == 1 else types
         inner = seen | {subject} if isinstance(subject, str) else seen
         for key, values in node.items():
             if key.startswith("@") or not _in_schema(key):
                 continue
-            read = [self.value(value, seen=inner, depth=depth) for value in _many(values)]
+            read = [self.value(value, seen=inner, depth=depth) for value in many(values)]
             framed[_term(key)] = read[0] if len(read) == 1 else read
         return framed
 
@@ -230,7 +232,7 @@ class _Framer:
             and reference not in seen
             and depth < _MAX_DEPTH
             and (
-                reference.startswith("_:") or any(_in_schema(t) for t in _many(target.get("@type")))
+                reference.startswith("_:") or any(_in_schema(t) for t in many(target.get("@type")))
             )
         ):
             return self.node(target, seen=seen, depth=depth + 1)
@@ -238,12 +240,6 @@ class _Framer:
 
 
 # Terms
-
-
-def _many(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _in_schema(term: Any) -> bool:

@@ -5,9 +5,11 @@ A review's ETag is derived from its version; the JSON-LD representation gets its
 CMS may have read either form before writing.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from functools import lru_cache
+
+from app.native import utc
 
 NATIVE = ""
 JSONLD = "-ld"
@@ -22,7 +24,7 @@ def etag(review_id: str, version: int, representation: str = NATIVE) -> str:
 def http_date(moment: datetime) -> str:
     """Cached: the hot reads send the same stored version's Last-Modified over and over, and
     formatting it costs more than the rest of the headers together."""
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
+    return format_datetime(utc(moment), usegmt=True)
 
 
 def _tags(header: str) -> list[str]:

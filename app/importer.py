@@ -72,7 +72,6 @@ from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +89,7 @@ from app import (
 from app.errors import Unprocessable, json_pointer
 from app.ids import is_review_id
 from app.models import ClaimReview, Publisher
-from app.native import ReviewIn, prune
+from app.native import ReviewIn, many, prune
 from app.validation import Finding
 
 Kind = Literal["json", "ndjson", "html"]
@@ -458,7 +457,7 @@ class Publishers:
                 # Another writer took the slug since this import read the publishers.
                 if attempt == _SLUG_ATTEMPTS - 1:
                     raise
-                self._slugs.update(session.scalars(select(Publisher.slug)))
+                self._slugs.update(crud.list_publisher_slugs(session=session))
                 domain = publisher.domains[0]
                 publisher.slug = new_publishers.slug_for(publisher.name, domain, self._slugs)
                 self._slugs.add(publisher.slug)
@@ -480,19 +479,19 @@ class Publishers:
             self._by_domain.setdefault(domain, publisher)
 
     def _match(self, node: dict[str, Any]) -> Publisher | None:
-        authors = _many(node.get("author"))
+        authors = many(node.get("author"))
         for author in authors:
             if isinstance(author, dict):
-                for url in (*_many(author.get("url")), author.get("@id")):
+                for url in (*many(author.get("url")), author.get("@id")):
                     found = self._on_domain(url)
                     if found is not None:
                         return found
         for author in authors:
             name = author.get("name") if isinstance(author, dict) else author
-            for text in _many(name):
+            for text in many(name):
                 if isinstance(text, str) and text.strip().casefold() in self._by_name:
                     return self._by_name[text.strip().casefold()]
-        for url in _many(node.get("url")):
+        for url in many(node.get("url")):
             found = self._on_domain(url)
             if found is not None:
                 return found
@@ -512,12 +511,6 @@ class Publishers:
             if found is not None:
                 return found
         return None
-
-
-def _many(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 # Writing
@@ -590,12 +583,15 @@ def upsert(
     publishers: Publishers,
     actor: str,
     base_url: str,
+    commit: Callable[[], None],
     report: Report | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     processes: int = 1,
 ) -> Report:
-    """Create or update a review for every ClaimReview, committing after each batch.
+    """Create or update a review for every ClaimReview, calling ``commit`` (the caller's, who
+    owns the session) after each batch: a batch is one transaction, so a killed import keeps
+    the batches it wrote, and a large one never holds its locks for the whole input.
 
     With ``processes`` > 1 and more than one batch to write, worker processes check and render
     the next batches while this one writes: on two cores that nearly doubles the rate, as
@@ -628,7 +624,7 @@ def upsert(
             actor=actor,
             base_url=base_url,
         )
-        session.commit()
+        commit()
         if progress is not None:
             progress(len(prepared))
     return report
@@ -1235,15 +1231,7 @@ def _existing(
         keys[entry.publisher.id].add(entry.key)
         if entry.review_id:
             ids.add(entry.review_id)
-    conditions = [
-        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(found)))
-        for publisher_id, found in keys.items()
-    ]
-    if ids:
-        conditions.append(ClaimReview.id.in_(sorted(ids)))
-    if not conditions:
-        return {}, {}
-    rows = session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
+    rows = crud.lock_reviews(session=session, external_ids=keys, ids=ids)
     by_key = {(row.publisher_id, row.external_id): row for row in rows if row.external_id}
     return by_key, {row.id: row for row in rows}
 

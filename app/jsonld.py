@@ -1,4 +1,4 @@
-"""The one ClaimReview JSON-LD renderer (ARCHITECTURE.md §5).
+"""The one ClaimReview JSON-LD renderer.
 
 Every output of the service (the JSON-LD endpoints, embeds, the HTML card, the feed, exports and
 webhooks) is these bytes: a review is rendered once when it is written, the bytes are stored and

@@ -266,7 +266,7 @@ class ReviewRevision(Base):
 
 
 class OutboxEvent(Base):
-    """Change events written in the same transaction as the change (§3 transactional outbox):
+    """Change events written in the same transaction as the change (a transactional outbox):
     the change feed reads them in order and the webhook dispatcher fans them out."""
 
     __tablename__ = "outbox_event"
@@ -274,7 +274,7 @@ class OutboxEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # PostgreSQL: the writing transaction's id. Ids are handed out before commit, so commit
     # order differs from id order; the feed orders by (txid, id) and only reads transactions
-    # older than every running one (see feed.py). SQLite commits one writer at a time: NULL.
+    # older than every running one (query.feed_events). SQLite commits one writer at a time: NULL.
     txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
     review_id: Mapped[str] = mapped_column(String(32))
     publisher_id: Mapped[int] = mapped_column(BigId)

@@ -1,4 +1,4 @@
-"""The native JSON shape of a fact-check (ARCHITECTURE.md §4), as pydantic models.
+"""The native JSON shape of a fact-check, as pydantic models.
 
 These models decide what can be *stored*: wrong types, unknown fields, non-http(s) URLs,
 impossible dates and malformed language tags are refused for drafts and published reviews alike.
@@ -100,9 +100,15 @@ def normalise_date(value: Any) -> str:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC. A naive one is UTC already: every stored time is, and SQLite hands
+    them back without their zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``; naive datetimes are taken to be UTC already."""
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """RFC 3339 in UTC with a ``Z``."""
+    moment = utc(moment)
     spec = "seconds" if moment.microsecond == 0 else "milliseconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
@@ -117,6 +123,13 @@ def normalise_language(value: str) -> str:
     if match["region"]:
         tag += "-" + match["region"].upper()
     return tag + match["rest"].lower()
+
+
+def many(value: Any) -> list[Any]:
+    """A JSON-LD value as a list: none for an absent one, one, or the list it is."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def prune(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Lenient in: repair ClaimReview markup as fact-checkers publish it (ARCHITECTURE.md §7).
+"""Lenient in: repair ClaimReview markup as fact-checkers publish it.
 
 Every door that takes markup from outside (``application/ld+json`` writes, ``/v1/import`` and
 ``claimreview import``, ``/v1/validate``) passes each ClaimReview node through `claim_review`
@@ -67,7 +67,8 @@ from zoneinfo import ZoneInfo
 
 from app import languages, verdicts
 from app.errors import json_pointer
-from app.validation import Finding, canonical_property, canonical_type
+from app.native import format_timestamp, many
+from app.validation import Finding, canonical_property, local_term, type_name, type_names
 
 PROFILE = "repair"
 CONTEXT = "https://schema.org"
@@ -94,13 +95,6 @@ _URLS = frozenset(
 )
 _CONTEXTS = frozenset(
     {"https://schema.org", "https://schema.org/", "http://schema.org", "http://schema.org/"}
-)
-_SCHEMA_PREFIXES = (
-    "https://schema.org/",
-    "http://schema.org/",
-    "https://www.schema.org/",
-    "http://www.schema.org/",
-    "schema:",
 )
 _JUNK_URLS = frozenset({"#", "n/a", "na", "none", "null", "undefined", "-", "/", "about:blank"})
 _SCHEMELESS = re.compile(
@@ -195,21 +189,6 @@ class _Walk:
 def is_claim_review(node: Any) -> bool:
     """Whether a JSON object is a ClaimReview, however its ``@type`` is spelt."""
     return isinstance(node, dict) and "ClaimReview" in type_names(node.get("@type"))
-
-
-def type_names(raw: Any) -> list[str]:
-    """Type names as schema.org spells them: prefixes and IRIs off, case repaired when known."""
-    return [
-        _type_name(item)
-        for item in (raw if isinstance(raw, list) else [raw])
-        if isinstance(item, str)
-    ]
-
-
-@lru_cache(maxsize=4096)
-def _type_name(item: str) -> str:
-    name = _local_term(item.strip())
-    return canonical_type(name) or name
 
 
 def reference_ids(value: Any, *, depth: int = 0) -> set[str]:
@@ -328,7 +307,7 @@ def _node(walk: _Walk, node: dict[str, Any], pointer: str, *, depth: int) -> dic
         if name is None or kept is None:
             continue
         if name in repaired:  # two spellings of one property: keep both values
-            repaired[name] = _many(repaired[name]) + _many(kept)
+            repaired[name] = many(repaired[name]) + many(kept)
         else:
             repaired[name] = kept
     return node if repaired is None else repaired
@@ -435,9 +414,9 @@ def _reference(walk: _Walk, key: str, value: dict[str, Any], pointer: str, *, de
 
 
 def _types(walk: _Walk, value: Any, pointer: str) -> Any:
-    if type(value) is str and _type_name(value) == value:  # the common case
+    if type(value) is str and type_name(value) == value:  # the common case
         return value
-    raw = [item for item in _many(value) if isinstance(item, str) and item.strip()]
+    raw = [item for item in many(value) if isinstance(item, str) and item.strip()]
     if not raw:
         walk.warn(pointer, "empty-value", "@type is empty and was left out.")
         return None
@@ -451,7 +430,7 @@ def _types(walk: _Walk, value: Any, pointer: str) -> Any:
 def _known_property(key: str) -> str | None:
     """The schema.org property ``key`` names, in any case or with a prefix (remembered: a
     document repeats a few dozen keys, and they are input, so the memory is bounded)."""
-    return canonical_property(_local_term(key))
+    return canonical_property(local_term(key))
 
 
 # Literal values
@@ -563,7 +542,7 @@ def localise(native: dict[str, Any], time_zone: str | None) -> None:
                 moment = datetime.fromisoformat(value).replace(tzinfo=zone)
             except ValueError:
                 continue
-            holder[key] = _timestamp(moment.astimezone(UTC))
+            holder[key] = format_timestamp(moment)
 
 
 def read_date(text: str) -> str | None:
@@ -745,19 +724,19 @@ def _context(walk: _Walk, sent: dict[str, Any], node: dict[str, Any], pointer: s
 
 def _authors(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
     """One organisation as ``author``; journalists among the authors become ``creator``s."""
-    authors = [item for item in _many(node.get("author")) if item is not None]
+    authors = [item for item in many(node.get("author")) if item is not None]
     if not authors:
         return
     organisations = [
         item
         for item in authors
-        if isinstance(item, dict) and set(_many(item.get("@type"))) & _ORGANIZATION_TYPES
+        if isinstance(item, dict) and set(many(item.get("@type"))) & _ORGANIZATION_TYPES
     ]
     people = [
-        item for item in authors if isinstance(item, dict) and "Person" in _many(item.get("@type"))
+        item for item in authors if isinstance(item, dict) and "Person" in many(item.get("@type"))
     ]
     if people:
-        node["creator"] = _many(node.get("creator")) + people
+        node["creator"] = many(node.get("creator")) + people
         walk.warn(
             f"{pointer}/author",
             "author-is-person",
@@ -782,7 +761,7 @@ def _authors(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
 
 
 def _item_reviewed(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
-    claims = _many(node.get("itemReviewed"))
+    claims = many(node.get("itemReviewed"))
     if not claims:
         return
     claim = claims[0]
@@ -790,7 +769,7 @@ def _item_reviewed(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
         claim = {"name": claim}
     if not isinstance(claim, dict):
         return
-    types = _many(claim.get("@type"))
+    types = many(claim.get("@type"))
     if "Claim" not in types:
         claim = {"@type": "Claim", **{k: v for k, v in claim.items() if k != "@type"}}
         walk.warn(f"{pointer}/itemReviewed", "claim-typed", "itemReviewed was read as the Claim.")
@@ -802,7 +781,7 @@ def _item_reviewed(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
 
 def _rating(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
     here = f"{pointer}/reviewRating"
-    ratings = _many(node.get("reviewRating"))
+    ratings = many(node.get("reviewRating"))
     rating = next((item for item in ratings if isinstance(item, dict)), None)
     if rating is None:
         label = next((item for item in ratings if isinstance(item, str)), None)
@@ -901,7 +880,7 @@ def _essentials(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
             "missing-claim",
             "claimReviewed (the claim as checked, as text) is required.",
         )
-    urls = [url for url in _many(node.get("url")) if isinstance(url, str)]
+    urls = [url for url in many(node.get("url")) if isinstance(url, str)]
     if not urls:
         walk.refuse(
             f"{pointer}/url",
@@ -947,14 +926,14 @@ def fill_language(native: dict[str, Any], *, pointer: str, publisher: str | None
 def _own_base(node: dict[str, Any]) -> str | None:
     """The base for relative URLs of JSON-LD: the ClaimReview's url, else its author's."""
     for candidate in (node.get("url"), *(_urls_of(node.get("author")))):
-        for url in _many(candidate):
+        for url in many(candidate):
             if isinstance(url, str) and absolute_url(url.strip(), None) == url.strip():
                 return url.strip()
     return None
 
 
 def _urls_of(value: Any) -> list[Any]:
-    return [item.get("url") for item in _many(value) if isinstance(item, dict)]
+    return [item.get("url") for item in many(value) if isinstance(item, dict)]
 
 
 def _child(pointer: str, key: str) -> str:
@@ -982,21 +961,6 @@ def _is_schema_context(context: Any) -> bool:
         vocabulary = context.get("@vocab")
         return context.keys() <= {"@vocab", "@language"} and vocabulary in _CONTEXTS
     return False
-
-
-def _local_term(term: str) -> str:
-    if ":" not in term:
-        return term
-    for prefix in _SCHEMA_PREFIXES:
-        if term[: len(prefix)].lower() == prefix:
-            return term[len(prefix) :]
-    return term
-
-
-def _many(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _label(node: Any) -> str:

@@ -18,7 +18,6 @@ from typing import Any, Literal
 Dialect = Literal["sqlite", "postgresql"]
 Sort = Literal["newest", "oldest", "relevance"]
 Facet = Literal["publisher", "verdict", "language", "claimant"]
-SORTS: tuple[Sort, ...] = ("newest", "oldest", "relevance")
 
 _FACET_COLUMNS: dict[Facet, str] = {
     "publisher": "r.publisher_id",

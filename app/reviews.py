@@ -1,6 +1,6 @@
 """Writing reviews. Every change goes through ``_commit_change``, which renders the JSON-LD once,
 validates it, normalises the verdict, bumps the version and writes the revision and the outbox
-event in the caller's transaction (§3) — so no route can store a review some other way.
+event in the caller's transaction — so no route can store a review some other way.
 
 The importer creates reviews by the hundred: ``new_review`` computes the very same rows as
 ``create`` (``_apply_change`` sets the columns of both) as plain values, and
@@ -25,11 +25,6 @@ from app.ids import new_review_id
 from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision
 from app.native import ReviewIn, format_timestamp, prune
 from app.textfold import fold
-
-
-def utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def article_url(url: str) -> str:
@@ -102,7 +97,7 @@ def markup_source(
     node: Any, *, media_type: str, page_url: str | None = None, pointer: str | None = None
 ) -> dict[str, Any]:
     """What a revision keeps of the markup it was read from, so that an editor can always see
-    what the markup said before it was repaired (§7): ``node`` as received, the ``page_url`` it
+    what the markup said before it was repaired: ``node`` as received, the ``page_url`` it
     came from, the ``media_type`` of the input, and the JSON ``pointer`` to where the node sat
     in that input. Keys without a value are left out."""
     source: dict[str, Any] = {"node": node}
@@ -149,6 +144,31 @@ def new_review(
 ) -> NewReview:
     """A created review's rows, for ``crud.insert_reviews``; Unprocessable as ``create``."""
     now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
+    return rendered_review(
+        review_id=review_id,
+        publisher=publisher,
+        document=document,
+        status=incoming.status,
+        rendered=rendered,
+        now=now,
+        actor=actor,
+        source=source,
+    )
+
+
+def rendered_review(
+    *,
+    review_id: str,
+    publisher: Publisher,
+    document: dict[str, Any],
+    status: str,
+    rendered: Rendered,
+    now: datetime,
+    actor: str,
+    source: dict[str, Any] | None = None,
+) -> NewReview:
+    """The rows of a created review rendered already: what ``new_review`` makes of its
+    rendering. The benchmarks' data generator renders its own (unvalidated) and stores these."""
     review = Fields(
         id=review_id,
         publisher=publisher,
@@ -157,8 +177,8 @@ def new_review(
         created_at=now,
         version=0,
     )
-    _apply_change(review, document=document, status=incoming.status, rendered=rendered, now=now)
-    event = _event_type("draft", incoming.status)
+    _apply_change(review, document=document, status=status, rendered=rendered, now=now)
+    event = _event_type("draft", status)
     return NewReview(
         review={column: getattr(review, column) for column in _REVIEW_COLUMNS},
         revision=_revision(review, kind="created", actor=actor, source=source),

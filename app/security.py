@@ -11,7 +11,6 @@ import secrets
 from dataclasses import dataclass
 
 KEY_PREFIX = "crk_"
-SCOPES = ("reviews:read", "reviews:write", "webhooks:manage", "admin")
 # What a partner's key may hold: partners read and subscribe, they never write.
 PARTNER_SCOPES = ("reviews:read", "webhooks:manage")
 # A stronger scope grants the weaker ones. Subscribing is a scope of its own so that a read key

@@ -1,7 +1,8 @@
 """Loop-side reads: the hot public paths (a review by id, list pages, facets).
 
 These reads do not use the SQLAlchemy session: a thread-pool hop plus ORM loading costs more
-than the whole lookup, and sharing the write pool with the event loop can deadlock (STYLE.md).
+than the whole lookup, and sharing the write pool with the event loop can deadlock (the loop
+blocks in pool checkout, waiting for connections that only its own teardown would release).
 So each process keeps its own read connection(s), used only from the event loop:
 
 - SQLite: one connection in WAL mode (readers never wait for the writer); a primary-key lookup
@@ -18,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
@@ -26,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from app.native import utc
 from app.query import Dialect
 from app.read_cache import ReadCache, rows_size
 
@@ -76,8 +78,7 @@ class StoredReads(Protocol):
 
 
 def _timestamp(value: Any) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _stored(row: Any) -> StoredReview:

@@ -1,4 +1,4 @@
-"""Validate ClaimReview JSON-LD: one validator, two profiles (ARCHITECTURE.md §7).
+"""Validate ClaimReview JSON-LD: one validator, two profiles (README: "Lenient in, strict out").
 
 ``schemaorg``
     Is it schema.org? Every ``@type`` and property exists in the vocabulary derived from
@@ -54,7 +54,14 @@ PROFILES = ("schemaorg", "google")
 _VOCABULARY_FILE = Path(__file__).resolve().parent / "schemas" / "schemaorg-vocabulary.json"
 _MAX_DEPTH = 64
 _MAX_CLAIM_LENGTH = 75
-_SCHEMA_PREFIXES = ("https://schema.org/", "http://schema.org/", "schema:")
+# How markup writes a schema.org term: plain, prefixed, or as an IRI (in any letter case).
+_SCHEMA_PREFIXES = (
+    "https://schema.org/",
+    "http://schema.org/",
+    "https://www.schema.org/",
+    "http://www.schema.org/",
+    "schema:",
+)
 _CONTEXTS = frozenset(
     {"https://schema.org", "https://schema.org/", "http://schema.org", "http://schema.org/"}
 )
@@ -373,14 +380,14 @@ class _Walker:
         vocabulary = self.vocabulary
         if (
             type(raw) is str
-            and ":" not in raw  # "schema:ClaimReview", an IRI: _type_names reads them
+            and ":" not in raw  # "schema:ClaimReview", an IRI: type_names reads them
             and (vocabulary is None or raw in vocabulary.plain_types)
         ):
             names: tuple[str, ...] = (raw,)
             if "@id" in node and vocabulary is not None and type(node["@id"]) is not str:
                 self.check_id_and_type(node, path, vocabulary)
         else:
-            names = tuple(_type_names(raw))
+            names = tuple(type_names(raw))
             if vocabulary is not None:
                 self.check_id_and_type(node, path, vocabulary)
         for key, value in node.items():
@@ -755,7 +762,7 @@ class _Walker:
                 "itemReviewed is recommended: the Claim, with its author, appearance and date.",
             )
         for claim, claim_path in claims:
-            if not isinstance(claim, dict) or "Claim" not in _type_names(claim.get("@type")):
+            if not isinstance(claim, dict) or "Claim" not in type_names(claim.get("@type")):
                 self.google(
                     "warning",
                     claim_path,
@@ -816,19 +823,37 @@ def _position(document: Any, path: Location) -> tuple[tuple[int, str], ...]:
     return tuple(position)
 
 
+def local_term(term: str) -> str:
+    """A term without its schema.org prefix; a term of another vocabulary as it is."""
+    if ":" not in term:
+        return term
+    for prefix in _SCHEMA_PREFIXES:
+        if term[: len(prefix)].lower() == prefix:
+            return term[len(prefix) :]
+    return term
+
+
 def _local_name(term: str) -> tuple[str, bool]:
     """A schema.org term without its prefix, and whether it is an IRI outside schema.org."""
-    if ":" not in term:
-        return term, False
-    for prefix in _SCHEMA_PREFIXES:
-        if term.startswith(prefix):
-            return term[len(prefix) :], False
-    return term, True
+    name = local_term(term)
+    return name, name == term and ":" in term
 
 
-def _type_names(raw: Any) -> list[str]:
-    items = raw if isinstance(raw, list) else [raw]
-    return [_local_name(item)[0] for item in items if isinstance(item, str)]
+def type_names(raw: Any) -> list[str]:
+    """The names of an ``@type`` (one or a list) as schema.org spells them: prefixes off, case
+    repaired when it names a known type. The reader takes a node's types so, and the checks
+    for a node are picked so; what was written is reported on by ``check_id_and_type``."""
+    return [
+        type_name(item)
+        for item in (raw if isinstance(raw, list) else [raw])
+        if isinstance(item, str)
+    ]
+
+
+@lru_cache(maxsize=4096)
+def type_name(item: str) -> str:
+    name = local_term(item.strip())
+    return canonical_type(name) or name
 
 
 def _is_schema_context(context: Any) -> bool:

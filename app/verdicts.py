@@ -1,4 +1,4 @@
-"""Normalised verdicts (ARCHITECTURE.md §6): a publisher's own rating label -> one verdict.
+"""Normalised verdicts: a publisher's own rating label -> one verdict.
 
 Publishers keep their own labels ("Pants on Fire", "Falso", "Four Pinocchios", "Fehlender
 Kontext"); filters, facets, feeds and webhooks need one shared vocabulary to compare them. The

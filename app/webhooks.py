@@ -1,4 +1,4 @@
-"""Signed webhooks (ARCHITECTURE.md §8): subscriptions, the outbox dispatcher and delivery.
+"""Signed webhooks: subscriptions, the outbox dispatcher and delivery.
 
     review write ──(same transaction, reviews._commit_change)──> outbox_event
     dispatcher tick, one per worker process:
@@ -72,10 +72,8 @@ from app.models import (
     Webhook,
     WebhookDelivery,
 )
-from app.native import format_timestamp
-from app.reviews import utc
+from app.native import format_timestamp, utc
 
-EVENT_TYPES = ("review.published", "review.updated", "review.retracted")
 FAN_OUT_BATCH = 200
 MAX_IN_FLIGHT = 16
 MAX_BACKOFF = timedelta(hours=24)

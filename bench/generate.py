@@ -8,12 +8,12 @@ labels from each language's everyday labels in ``schemas/verdicts.json``, dates 
         .venv/bin/python bench/generate.py --count 1000000
 
 Rows are the ones the service stores for a POST: ``ReviewIn(...).document()``, the JSON-LD of
-``jsonld.render``/``dumps``, ``reviews.rating_verdict``, the derived columns of
-``reviews._derive_query_columns`` (called on a transient ``ClaimReview``), the native bytes of
-``reviews.present_review``, one ``review_revision`` (kind created), one ``outbox_event``
-(review.published) and the ``review_tag`` rows. Validation is skipped (``findings`` is ``[]``,
-what a review without warnings stores). Times are historical: a review is created a few hours
-after its publication date, so ``pk`` order follows ``published_at`` as on a real service.
+``jsonld.render``/``dumps`` and ``reviews.rating_verdict``, made into a review's rows by
+``reviews.rendered_review`` (the derived columns, the native bytes, one ``review_revision`` of
+kind created, one ``outbox_event`` review.published, the ``review_tag`` rows), as an import
+makes them. Validation is skipped (``findings`` is ``[]``, what a review without warnings
+stores). Times are historical: a review is created a few hours after its publication date, so
+``pk`` order follows ``published_at`` as on a real service.
 
 Two worker processes render; the parent writes: SQLAlchemy Core batched inserts on SQLite (the
 FTS5 triggers fill the index as rows arrive), ``COPY`` on PostgreSQL with the secondary indexes
@@ -32,12 +32,10 @@ import secrets
 import subprocess
 import sys
 import time
-import types
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.orm import sessionmaker
 
@@ -59,14 +57,7 @@ from app.config import get_settings  # noqa: E402
 from app.db import sqlalchemy_url  # noqa: E402
 from app.models import ClaimReview, Publisher  # noqa: E402
 from app.native import ReviewIn, format_timestamp  # noqa: E402
-from app.reviews import (  # noqa: E402
-    _derive_query_columns,
-    _tag_keys,
-    article_url,
-    present_review,
-    publisher_card,
-    rating_verdict,
-)
+from app.reviews import Rendered, publisher_card, rating_verdict, rendered_review  # noqa: E402
 
 START = date(2016, 1, 1)
 DAYS = 3650
@@ -123,10 +114,6 @@ def claimants() -> tuple[list[str], list[float]]:
     ]
     random.Random(11).shuffle(names)
     return names, list(itertools.accumulate(1 / rank**1.07 for rank in range(1, len(names) + 1)))
-
-
-class _Review(types.SimpleNamespace):
-    """Stands in for a transient ``ClaimReview`` (same attribute names)."""
 
 
 class Renderer:
@@ -225,58 +212,22 @@ class Renderer:
             date_modified=format_timestamp(now),
         )
         body = jsonld.dumps(node)
-        verdict = rating_verdict(document, publisher)
-        # The attributes of a ClaimReview without ORM instrumentation (a third of the cost):
-        # _derive_query_columns and present_review only read and set plain attributes.
-        review = _Review(
-            pk=index + 1,
-            id=review_id,
+        rows = rendered_review(
+            review_id=review_id,
             publisher=publisher,
-            publisher_id=publisher.id,
-            external_id=document.get("external_id"),
-            status="published",
-            url=document["url"],
-            article_url=article_url(document["url"]),
-            language=document.get("language"),
-            date_published=document.get("date_published"),
             document=document,
-            jsonld=body,
-            findings=[],
-            verdict=verdict,
-            verdict_dictionary_version=verdicts.DICTIONARY_VERSION,
-            version=1,
-            created_at=now,
-            updated_at=now,
-            retracted_at=None,
+            status="published",
+            rendered=Rendered(
+                jsonld=body, findings=[], verdict=rating_verdict(document, publisher)
+            ),
+            now=now,
+            actor=ACTOR,
         )
-        _derive_query_columns(review, document)
-        review.native = orjson.dumps(present_review(review))
-        out["review"].append({column: getattr(review, column) for column in REVIEW_COLUMNS})
-        out["revision"].append(
-            {
-                "review_id": review_id,
-                "version": 1,
-                "kind": "created",
-                "status": "published",
-                "document": document,
-                "jsonld": body,
-                "actor": ACTOR,
-                "created_at": now,
-            }
-        )
-        out["event"].append(
-            {
-                "review_id": review_id,
-                "publisher_id": publisher.id,
-                "type": "review.published",
-                "version": 1,
-                "created_at": now,
-                "dispatched_at": None,
-            }
-        )
-        out["tag"].extend(
-            {"review_pk": index + 1, "tag_key": key} for key in sorted(_tag_keys(document))
-        )
+        assert rows.event is not None  # a published review is announced
+        out["review"].append({**rows.review, "pk": index + 1})
+        out["revision"].append(rows.revision)
+        out["event"].append(rows.event)
+        out["tag"].extend({"review_pk": index + 1, "tag_key": key} for key in rows.tag_keys)
 
 
 REVIEW_COLUMNS = [
@@ -292,7 +243,7 @@ REVISION_COLUMNS = [
     "actor",
     "created_at",
 ]
-EVENT_COLUMNS = ["review_id", "publisher_id", "type", "version", "created_at", "dispatched_at"]
+EVENT_COLUMNS = ["review_id", "publisher_id", "type", "version", "created_at"]
 JSON_COLUMNS = {"document", "findings"}
 
 _renderer: Renderer | None = None

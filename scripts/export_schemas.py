@@ -1,4 +1,4 @@
-"""Export the JSON Schema of the native review input (ARCHITECTURE.md §2, §4).
+"""Export the JSON Schema of the native review input.
 
     python scripts/export_schemas.py [--output FILE] [--check]
 
@@ -25,7 +25,7 @@ SCHEMA_ID = "urn:claimreview-api:schemas:native-review"
 TITLE = "ClaimReview API native review"
 DESCRIPTION = (
     "A claim review as a CMS writes it (POST /v1/claim-reviews, PUT and the by-external-id"
-    " upsert; PATCH merges into it), in the native snake_case shape of ARCHITECTURE.md §4."
+    " upsert; PATCH merges into it), in the native snake_case shape."
     " Generated from app.native.ReviewIn by scripts/export_schemas.py: do not edit."
     " The service also trims strings, normalises dates to ISO 8601 (UTC) and language tags"
     " to BCP 47 casing, and accepts only absolute http(s) URLs."

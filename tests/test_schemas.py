@@ -1,4 +1,4 @@
-"""The contracts in schemas/ (ARCHITECTURE.md §2) against the code they describe."""
+"""The contracts in schemas/ against the code they describe."""
 
 import json
 import re

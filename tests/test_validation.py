@@ -478,6 +478,23 @@ def test_schemaorg_prefixed_and_absolute_terms_are_understood() -> None:
     assert validate(document, publisher_domains=DOMAINS) == []
 
 
+def test_schemaorg_terms_are_read_as_the_importer_reads_them() -> None:
+    """www. and upper-case prefixes name schema.org terms; a type in the wrong case is an error
+    naming the right one, and the node is still checked as that type (Google's rules too)."""
+    document = seed()
+    document["@type"] = "HTTPS://www.schema.org/ClaimReview"
+    document["http://www.schema.org/alternativeHeadline"] = "x"
+    assert validate(document, publisher_domains=DOMAINS) == []
+    document["@type"] = "claimReview"
+    del document["claimReviewed"]
+    findings = validate(document, publisher_domains=DOMAINS)
+    assert found(findings) == {
+        ("schemaorg", "error", "/@type", "unknown-type"),
+        ("google", "error", "/claimReviewed", "missing-required"),
+    }
+    assert "Did you mean ClaimReview?" in findings[0].message
+
+
 def test_schemaorg_terms_from_other_vocabularies_are_warnings() -> None:
     document = seed()
     document["http://purl.org/dc/terms/title"] = "x"

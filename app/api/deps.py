@@ -1,7 +1,8 @@
 """Request dependencies: who is calling, the JSON body, and id → row (or the right error)."""
 
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Protocol, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
@@ -184,42 +185,58 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def visible_review(
-    *,
-    session: Session,
-    review_id: str,
-    principal: Principal | None,
-    for_update: bool = False,
-    allow_retracted: bool = False,
+class Review(Protocol):
+    """What the access rule reads of a review: an ORM row, or a hot read's stored bytes."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def publisher_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def retracted_at(self) -> datetime | None: ...
+
+
+def no_review(review_id: str) -> NotFound:
+    """The answer for an id the caller may not know exists: the same as for a missing one."""
+    return NotFound(f"No claim review with id '{review_id[:64]}'.")
+
+
+def require_visible(
+    review: Review, *, principal: Principal | None, allow_retracted: bool = False
+) -> None:
+    """Who may see a review, for every read of one by id: a published one, whoever may read at
+    all; a draft, only its owner (anyone else gets the 404 of a missing id); a retracted one,
+    nobody (410), but its owner may read its history (``allow_retracted``).
+
+    The hot reads (``review_reads.readable_review``) skip the call for the one case it cannot
+    refuse, an anonymous read of a published review on a service with public reads."""
+    owner = principal is not None and principal.owns(review.publisher_id)
+    if review.status == "draft" and not owner:
+        raise no_review(review.id)
+    if review.status == "retracted" and not (allow_retracted and owner):
+        retracted_at = format_timestamp(review.retracted_at) if review.retracted_at else None
+        raise Gone("This claim review has been retracted.", retracted_at=retracted_at)
+
+
+def owned_review(
+    *, session: Session, review_id: str, principal: Principal, history: bool = False
 ) -> ClaimReview:
-    """The review if this caller may see it: 404 hides drafts and other publishers' ids alike."""
+    """A review the caller may change, locked for the rest of the transaction; with ``history``,
+    one whose versions it may read (unlocked, and retracted ones too). Another publisher's
+    review answers as ``require_visible`` decides (a draft 404, a retracted one 410), else 404."""
     review = (
-        crud.get_review(session=session, review_id=review_id, for_update=for_update)
+        crud.get_review(session=session, review_id=review_id, for_update=not history)
         if is_review_id(review_id)
         else None
     )
     if review is None:
-        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
-    owner = principal is not None and principal.owns(review.publisher_id)
-    if review.status == "draft" and not owner:
-        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
-    if review.status == "retracted" and not (allow_retracted and owner):
-        raise Gone("This claim review has been retracted.", retracted_at=retracted_at(review))
-    return review
-
-
-def owned_review(*, session: Session, review_id: str, principal: Principal) -> ClaimReview:
-    """A review the caller may change, locked for the rest of the transaction."""
-    review = visible_review(
-        session=session, review_id=review_id, principal=principal, for_update=True
-    )
+        raise no_review(review_id)
+    require_visible(review, principal=principal, allow_retracted=history)
     if not principal.owns(review.publisher_id):
-        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
+        raise no_review(review_id)
     return review
-
-
-def retracted_at(review: ClaimReview) -> str | None:
-    return format_timestamp(review.retracted_at) if review.retracted_at else None
 
 
 def publisher_or_404(session: Session, slug: str) -> Publisher:
@@ -227,6 +244,35 @@ def publisher_or_404(session: Session, slug: str) -> Publisher:
     if publisher is None:
         raise NotFound(f"No publisher '{slug[:64]}'.")
     return publisher
+
+
+def acting_publisher(
+    *,
+    session: Session,
+    principal: Principal,
+    slug: str | None = None,
+    named_at: str = "/publisher",
+    refusal: str = "A key can only act for its own publisher.",
+) -> Publisher | None:
+    """The publisher a caller acts for: the one it names in ``slug`` (at ``named_at`` in the
+    request) if that is its key's, or any for the admin; else its key's; ``None`` when it names
+    none and its key has no publisher (the admin token, a partner's key). Naming another
+    publisher without the admin scope is 403 with ``refusal``; naming an unknown one, 422.
+    What ``None`` means (refused, the platform, every publisher) is each route's own."""
+    if slug is None or slug == principal.publisher_slug:
+        if principal.publisher_id is None:
+            return None
+        own = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
+        assert own is not None  # enforced by the foreign key
+        return own
+    if not principal.is_admin:
+        raise Forbidden(refusal, errors=[{"path": named_at, "message": "not this key's publisher"}])
+    named = crud.get_publisher(session=session, slug=slug)
+    if named is None:
+        raise Unprocessable(
+            f"No publisher '{slug}'.", errors=[{"path": named_at, "message": "unknown"}]
+        )
+    return named
 
 
 def query_model(model: type[Model], request: Request) -> Model:

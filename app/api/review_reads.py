@@ -1,12 +1,12 @@
 """The hot public reads of one review by id, served from stored bytes on the event loop.
 
-Published reviews never touch the thread pool or the ORM. Only a draft, a service with public
-reads switched off, or a request that carries credentials pays for authentication, which runs
-in the thread pool with an ordinary session.
+No read touches the ORM, and only a request that carries credentials pays for authentication,
+which runs in the thread pool with an ordinary session.
 
 Every representation of one review (native JSON, JSON-LD, the embed snippet, the public page)
-goes through ``readable_review`` (who may see it) and ``stored_response`` (ETag, caching, CORS,
-304), so they agree on access rules and headers.
+goes through ``readable_review`` (who may see it, by the rule every read of a review by id
+follows: ``deps.require_visible``) and ``stored_response`` (ETag, caching, CORS, 304), so they
+agree on access rules and headers.
 """
 
 from collections.abc import Callable
@@ -19,12 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
 
-from app.api.deps import authenticate_request
+from app.api.deps import authenticate_request, no_review, require_visible
 from app.config import Settings
-from app.errors import Gone, NotFound, Unauthorized
+from app.errors import Unauthorized
 from app.http_cache import JSONLD, etag, http_date, none_match
 from app.ids import is_review_id
-from app.native import format_timestamp
 from app.security import Principal
 from app.stored_reads import StoredReview
 
@@ -73,24 +72,21 @@ def public_cache_control(request: Request) -> str:
 
 
 async def readable_review(request: Request, review_id: str) -> tuple[StoredReview, str]:
-    """The stored review the caller may see, with its Cache-Control; 401, 404 or 410 else."""
+    """The stored review the caller may see (``deps.require_visible``), with its Cache-Control;
+    401, 404 or 410 else. An anonymous read of a published review, which every service with
+    public reads allows, is answered without authentication or the thread pool."""
     settings: Settings = request.app.state.settings
     row = await request.app.state.reads.review(review_id) if is_review_id(review_id) else None
     if row is None:
-        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
-    cache_control = f"public, max-age={settings.cache_max_age}"
-    anonymous = "authorization" not in request.headers
-    if not (anonymous and settings.public_reads and row.status == "published"):
-        principal = await run_in_threadpool(authenticate_request, request)
-        if principal is None and not settings.public_reads:
-            raise Unauthorized("This service requires an API key for every read.")
-        if row.status == "draft" and not (principal and principal.owns(row.publisher_id)):
-            raise NotFound(f"No claim review with id '{review_id[:64]}'.")
-        cache_control = "private, no-cache"
-    if row.status == "retracted":
-        retracted = format_timestamp(row.retracted_at) if row.retracted_at else None
-        raise Gone("This claim review has been retracted.", retracted_at=retracted)
-    return row, cache_control
+        raise no_review(review_id)
+    if (
+        row.status == "published"
+        and settings.public_reads
+        and "authorization" not in request.headers
+    ):
+        return row, f"public, max-age={settings.cache_max_age}"
+    require_visible(row, principal=await reader(request))
+    return row, "private, no-cache"
 
 
 class StoredBytes(Response):

@@ -393,6 +393,7 @@ def test_import_numbers_a_slug_another_writer_took_meanwhile(
                 publishers=importer.Publishers(create=True),
                 actor="test",
                 base_url=BASE_URL,
+                commit=session.commit,
                 batch_size=1,
                 processes=processes,
             )

@@ -1,4 +1,4 @@
-"""SEO embedding (§8 Embedding): one review's script block, an article's markup, the public card.
+"""SEO embedding: one review's script block, an article's markup, the public card.
 
 These are hot public reads: async routes on the event loop that serve the stored JSON-LD
 (review_reads.py, stored_reads.py). Nothing is re-rendered; the JSON-LD is only escaped for

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import crud, cursors, google_compat, query, reviews
 from app.api import openapi
-from app.api.deps import Body, JsonBody, authenticate
+from app.api.deps import Body, JsonBody, acting_publisher, authenticate
 from app.errors import (
     APIError,
     BadRequest,
@@ -233,10 +233,9 @@ def _page_owner(*, session: Session, request: Request) -> tuple[Principal, Publi
         )
     if not principal.can("reviews:write"):
         raise Forbidden("This API key lacks the reviews:write scope the pages API needs.")
-    if principal.publisher_id is None:
+    publisher = acting_publisher(session=session, principal=principal)
+    if publisher is None:
         raise Forbidden("The pages API works on one publisher's pages: use that publisher's key.")
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
-    assert publisher is not None  # enforced by the foreign key
     return principal, publisher
 
 

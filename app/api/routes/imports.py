@@ -1,4 +1,4 @@
-"""Import and validation (§8): check markup, and bring existing markup in as reviews.
+"""Import and validation: check markup, and bring existing markup in as reviews.
 
 Both read JSON-LD (an object, an array, an ``@graph``, a DataFeed), NDJSON or an HTML page; the
 Content-Type says which, and when it names none of them the body is sniffed (``<`` -> HTML).
@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from app import crud, importer, validation
 from app.api import openapi
-from app.api.deps import SessionDep, SettingsDep, WriterDep, media_type
+from app.api.deps import SessionDep, SettingsDep, WriterDep, acting_publisher, media_type
 from app.errors import Forbidden, MalformedBody, Unprocessable
 from app.native import check_http_url
 from app.security import Principal
@@ -228,6 +228,7 @@ def import_markup(
             publishers=publishers,
             actor=principal.actor,
             base_url=settings.public_base_url,
+            commit=session.commit,
             processes=processes,
         )
     return _json(report.as_dict())
@@ -264,24 +265,15 @@ def _creating_publishers(
 
 
 def _publishers(session: Session, principal: Principal, slug: str | None) -> importer.Publishers:
-    """A key imports for its publisher; an admin for ``slug``, or for whoever each author is."""
-    if slug is not None and slug != principal.publisher_slug and not principal.is_admin:
-        raise Forbidden(
-            "A key can only import its own publisher's reviews.",
-            errors=[{"path": "publisher", "message": "not this key's publisher"}],
-        )
-    if slug is not None:
-        chosen = crud.get_publisher(session=session, slug=slug)
-        if chosen is None:
-            raise Unprocessable(
-                f"No publisher '{slug}'.", errors=[{"path": "publisher", "message": "unknown"}]
-            )
-        return importer.Publishers(only=chosen)
-    own = (
-        crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
-        if principal.publisher_id is not None
-        else None
+    """A key imports for its publisher (``deps.acting_publisher``); an admin for ``slug``, or
+    for whoever each author is."""
+    chosen = acting_publisher(
+        session=session,
+        principal=principal,
+        slug=slug,
+        named_at="publisher",
+        refusal="A key can only import its own publisher's reviews.",
     )
-    if not principal.is_admin:
-        return importer.Publishers(only=own)
-    return importer.Publishers(candidates=crud.list_publishers(session=session), fallback=own)
+    if slug is not None or not principal.is_admin:
+        return importer.Publishers(only=chosen)
+    return importer.Publishers(candidates=crud.list_publishers(session=session), fallback=chosen)

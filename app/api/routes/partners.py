@@ -1,4 +1,4 @@
-"""Syndication partners and their API keys (administration, §8).
+"""Syndication partners and their API keys (administration).
 
 A partner reads published reviews and subscribes to webhooks; it publishes nothing, so its
 keys hold only ``reviews:read`` and ``webhooks:manage`` and never see a draft. Its keys are

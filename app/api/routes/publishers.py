@@ -1,10 +1,9 @@
-"""Publishers, their API keys and rating scales (administration, §8)."""
+"""Publishers, their API keys and rating scales (administration)."""
 
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ from app.api.deps import (
     validated,
 )
 from app.errors import Conflict, NotFound, Unprocessable
-from app.models import ApiKey, ClaimReview, Publisher
+from app.models import ApiKey, Publisher
 from app.native import (
     KeyCreated,
     KeyIn,
@@ -140,10 +139,7 @@ def update_publisher(
 
 
 def _rerender_all(session: Session, publisher: Publisher, base_url: str) -> None:
-    live = select(ClaimReview).where(
-        ClaimReview.publisher_id == publisher.id, ClaimReview.status != "retracted"
-    )
-    for review in session.scalars(live):
+    for review in crud.list_unretracted_reviews(session=session, publisher_id=publisher.id):
         reviews.rerender(session=session, review=review, publisher=publisher, base_url=base_url)
 
 

@@ -1,4 +1,4 @@
-"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history (§8)."""
+"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history."""
 
 import dataclasses
 from collections.abc import Callable, Sequence
@@ -20,16 +20,15 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
     WriterDep,
+    acting_publisher,
     owned_review,
     validated,
-    visible_review,
 )
 from app.api.review_reads import StoredRead, serve_stored_review
 from app.bounds import INT4_MAX
 from app.config import Settings
 from app.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     PreconditionFailed,
     Unprocessable,
@@ -37,7 +36,6 @@ from app.errors import (
 from app.http_cache import JSONLD, NATIVE, etag, http_date, if_match_fails
 from app.models import ClaimReview, Publisher, ReviewRevision
 from app.native import CorrectionIn, ReviewIn, format_timestamp
-from app.reviews import utc
 from app.security import Principal
 from app.validation import Finding
 
@@ -77,7 +75,9 @@ def parse_review(
         if isinstance(data, dict) and overrides:
             data = {**data, **overrides}
         return Parsed(validated(ReviewIn, data))
-    incoming, repairs = _from_markup(body.data, publisher=_own_publisher(session, principal))
+    incoming, repairs = _from_markup(
+        body.data, publisher=acting_publisher(session=session, principal=principal)
+    )
     if overrides:
         incoming = validated(ReviewIn, {**incoming.model_dump(), **overrides})
     return Parsed(incoming, repairs)
@@ -107,33 +107,19 @@ def _from_markup(data: Any, *, publisher: Publisher | None) -> tuple[ReviewIn, l
     return assessed.incoming, assessed.findings
 
 
-def _own_publisher(session: Session, principal: Principal) -> Publisher | None:
-    """The caller's publisher, whose language and time zone markup is read in."""
-    if principal.publisher_id is None:
-        return None
-    return crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
-
-
 def target_publisher(*, session: Session, principal: Principal, incoming: ReviewIn) -> Publisher:
-    """The key's publisher; admins may name another in ``publisher``."""
-    slug = incoming.publisher
-    if slug is None or slug == principal.publisher_slug:
-        if principal.publisher_id is None:
-            raise Unprocessable(
-                "The admin token has no publisher: name one.",
-                errors=[{"path": "/publisher", "message": "required for the admin token"}],
-            )
-        publisher = crud.get_publisher_by_id(session=session, publisher_id=principal.publisher_id)
-    else:
-        if not principal.is_admin:
-            raise Forbidden(
-                "A key can only write its own publisher's reviews.",
-                errors=[{"path": "/publisher", "message": "not this key's publisher"}],
-            )
-        publisher = crud.get_publisher(session=session, slug=slug)
+    """The publisher a write stores the review for (``deps.acting_publisher``): the admin token,
+    which has none, must name one."""
+    publisher = acting_publisher(
+        session=session,
+        principal=principal,
+        slug=incoming.publisher,
+        refusal="A key can only write its own publisher's reviews.",
+    )
     if publisher is None:
         raise Unprocessable(
-            f"No publisher '{slug}'.", errors=[{"path": "/publisher", "message": "unknown"}]
+            "The admin token has no publisher: name one.",
+            errors=[{"path": "/publisher", "message": "required for the admin token"}],
         )
     return publisher
 
@@ -141,14 +127,13 @@ def target_publisher(*, session: Session, principal: Principal, incoming: Review
 def review_response(
     review: ClaimReview,
     *,
-    publisher_slug: str,
     status_code: int = 200,
     request: Request,
     repairs: Sequence[Finding] = (),
 ) -> Response:
     headers = {
         "ETag": etag(review.id, review.version, NATIVE),
-        "Last-Modified": http_date(utc(review.updated_at)),
+        "Last-Modified": http_date(review.updated_at),
         "Cache-Control": "no-store",
     }
     if status_code == 201:
@@ -159,12 +144,6 @@ def review_response(
             orjson.loads(body) | {"repairs": [dataclasses.asdict(item) for item in repairs]}
         )
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
-
-
-def _publisher_slug(session: Session, review: ClaimReview) -> str:
-    publisher = crud.get_publisher_by_id(session=session, publisher_id=review.publisher_id)
-    assert publisher is not None
-    return publisher.slug
 
 
 def _duplicate_external_id(external_id: str | None) -> Conflict:
@@ -238,7 +217,6 @@ def create_review(
         )
         response = review_response(
             review,
-            publisher_slug=publisher.slug,
             status_code=201,
             request=request,
             repairs=parsed.repairs,
@@ -300,7 +278,6 @@ def upsert_review(
                 )
             return review_response(
                 review,
-                publisher_slug=publisher.slug,
                 status_code=201,
                 request=request,
                 repairs=parsed.repairs,
@@ -322,9 +299,7 @@ def upsert_review(
         base_url=settings.public_base_url,
         source=markup_source(body),
     )
-    return review_response(
-        review, publisher_slug=publisher.slug, request=request, repairs=parsed.repairs
-    )
+    return review_response(review, request=request, repairs=parsed.repairs)
 
 
 async def get_review_jsonld(review_id: str, request: Request) -> Response:
@@ -402,7 +377,6 @@ def _change(
     )
     return review_response(
         review,
-        publisher_slug=publisher.slug,
         status_code=status_code,
         request=request,
         repairs=parsed.repairs,
@@ -556,7 +530,7 @@ def list_revisions(
     review_id: str, session: SessionDep, principal: ReaderDep
 ) -> dict[str, list[dict[str, Any]]]:
     """List the versions of a claim review, oldest first (the publisher's own history)."""
-    review = _history_review(session, review_id, principal)
+    review = owned_review(session=session, review_id=review_id, principal=principal, history=True)
     rows = crud.list_revisions(session=session, review_id=review.id)
     return {"items": [_revision_summary(row) for row in rows]}
 
@@ -578,7 +552,7 @@ def get_revision(
     ] = None,
 ) -> dict[str, Any]:
     """Get one version of a claim review: the full snapshot and the JSON-LD it produced."""
-    review = _history_review(session, review_id, principal)
+    review = owned_review(session=session, review_id=review_id, principal=principal, history=True)
     row = crud.get_revision(session=session, review_id=review.id, version=version)
     if row is None:
         raise NotFound(f"Review '{review.id}' has no version {version}.")
@@ -590,15 +564,6 @@ def get_revision(
     if include == "source":
         revision["source"] = row.source
     return revision
-
-
-def _history_review(session: Session, review_id: str, principal: Principal) -> ClaimReview:
-    review = visible_review(
-        session=session, review_id=review_id, principal=principal, allow_retracted=True
-    )
-    if not principal.owns(review.publisher_id):
-        raise NotFound(f"No claim review with id '{review_id[:64]}'.")
-    return review
 
 
 def _revision_summary(row: ReviewRevision) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Listing and searching reviews: filters, full-text `q`, cursor paging, facets (§8 Query).
+"""Listing and searching reviews: filters, full-text `q`, cursor paging, facets.
 
 Both routes run on the event loop (see stored_reads.py): a list page is one indexed query
 whose rows are the stored native or JSON-LD bytes, joined without parsing.

@@ -1,4 +1,4 @@
-"""Syndication: the change feed with tombstones and streamed bulk exports (§8)."""
+"""Syndication: the change feed with tombstones and streamed bulk exports."""
 
 import zlib
 from collections.abc import AsyncIterator

@@ -1,7 +1,7 @@
-"""Webhooks: subscriptions to review events, delivered signed (§8); sending is app/webhooks.py."""
+"""Webhooks: subscriptions to review events, delivered signed; sending is app/webhooks.py."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -9,8 +9,15 @@ from sqlalchemy.orm import Session
 
 from app import crud, verdicts, webhooks
 from app.api import openapi
-from app.api.deps import JsonBody, SessionDep, SettingsDep, WebhookManagerDep, validated
-from app.errors import Forbidden, NotFound, Unprocessable
+from app.api.deps import (
+    JsonBody,
+    SessionDep,
+    SettingsDep,
+    WebhookManagerDep,
+    acting_publisher,
+    validated,
+)
+from app.errors import NotFound, Unprocessable
 from app.models import Webhook
 from app.native import LanguageTag, NoNul, Slug, Url, format_timestamp
 from app.security import Principal
@@ -18,7 +25,7 @@ from app.security import Principal
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 EventType = Literal["review.published", "review.updated", "review.retracted"]
-ALL_EVENTS: list[EventType] = ["review.published", "review.updated", "review.retracted"]
+ALL_EVENTS: list[EventType] = list(get_args(EventType))
 
 
 def _known_verdict(value: str) -> str:
@@ -138,28 +145,21 @@ def owned_webhook(
 def _owner(
     session: Session, principal: Principal, slug: str | None
 ) -> tuple[webhooks.Owner, str | None, str | None]:
-    """Who a new webhook belongs to, and the slugs shown for it: the publisher named (a key's
-    own, or any for the admin); else the key's publisher or partner; else (the admin, by token
-    or key) the platform."""
-    if slug is not None:
-        if slug == principal.publisher_slug:
-            return webhooks.Owner(publisher_id=principal.publisher_id), slug, None
-        if not principal.is_admin:
-            raise Forbidden(
-                "A key can only create webhooks for its own publisher or partner.",
-                errors=[{"path": "/publisher", "message": "not this key's publisher"}],
-            )
-        publisher = crud.get_publisher(session=session, slug=slug)
-        if publisher is None:
-            raise Unprocessable(
-                f"No publisher '{slug}'.", errors=[{"path": "/publisher", "message": "unknown"}]
-            )
-        return webhooks.Owner(publisher_id=publisher.id), publisher.slug, None
-    if principal.is_admin:
+    """Who a new webhook belongs to, and the slugs shown for it: the publisher named
+    (``deps.acting_publisher``); else the admin's platform, or the key's partner, or the key's
+    publisher."""
+    if slug is None and principal.is_admin:
         return webhooks.Owner(), None, None
-    if principal.partner_id is not None:
+    if slug is None and principal.partner_id is not None:
         return webhooks.Owner(partner_id=principal.partner_id), None, principal.partner_slug
-    return webhooks.Owner(publisher_id=principal.publisher_id), principal.publisher_slug, None
+    publisher = acting_publisher(
+        session=session,
+        principal=principal,
+        slug=slug,
+        refusal="A key can only create webhooks for its own publisher or partner.",
+    )
+    assert publisher is not None  # a key without a partner has a publisher
+    return webhooks.Owner(publisher_id=publisher.id), publisher.slug, None
 
 
 @router.post(
