@@ -272,6 +272,7 @@ class _Walker:
 
     def __init__(self, selected: frozenset[str], domains: Sequence[str] | None) -> None:
         self.vocabulary = _vocabulary() if "schemaorg" in selected else None
+        self.plain_types = _vocabulary().plain_types
         self.check_google = "google" in selected
         self.shape_profile = "schemaorg" if "schemaorg" in selected else "google"
         self.domains = None if domains is None else _domains(domains)
@@ -378,11 +379,7 @@ class _Walker:
             self.context(node, path, root=root)
         raw = node.get("@type")
         vocabulary = self.vocabulary
-        if (
-            type(raw) is str
-            and ":" not in raw  # "schema:ClaimReview", an IRI: type_names reads them
-            and (vocabulary is None or raw in vocabulary.plain_types)
-        ):
+        if type(raw) is str and raw in self.plain_types:  # as type_names reads it
             names: tuple[str, ...] = (raw,)
             if "@id" in node and vocabulary is not None and type(node["@id"]) is not str:
                 self.check_id_and_type(node, path, vocabulary)

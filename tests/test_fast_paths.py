@@ -3,10 +3,11 @@ code they skip: each is checked against that code on generated input."""
 
 import string
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app import native, textfold
+from app import native, textfold, validation
 
 _URL_TEXT = st.text(alphabet=string.printable + "é\u00a0\u3000", max_size=40)
 
@@ -34,3 +35,24 @@ def test_plain_url_shortcut_accepts_only_what_parsing_accepts(scheme: str, rest:
     except ValueError:
         parsed = None
     assert answer == parsed
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["claimReview", " ClaimReview ", "schema:ClaimReview", "https://schema.org/ClaimReview"],
+)
+def test_a_node_type_read_inline_is_read_as_type_names_reads_it(spelling: str) -> None:
+    """The validator reads a plain known @type inline; any other spelling goes through
+    type_names, and Google's checks then apply to it just the same."""
+    review = {
+        "@context": "https://schema.org",
+        "@type": "ClaimReview",
+        "url": "https://example.org/check",
+        "reviewRating": {"@type": "Rating", "ratingValue": 9, "bestRating": 5},
+    }
+    google = sorted((f.path, f.code) for f in validation.validate(review, profiles=["google"]))
+    assert ("/claimReviewed", "missing-required") in google
+    spelt = {**review, "@type": spelling}
+    assert (
+        sorted((f.path, f.code) for f in validation.validate(spelt, profiles=["google"])) == google
+    )
