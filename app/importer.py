@@ -74,6 +74,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app import (
     claimreview_reader,
@@ -1235,11 +1236,14 @@ def _existing(
         if entry.review_id:
             ids.add(entry.review_id)
     conditions = [
-        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(found)))
+        and_(
+            col(ClaimReview.publisher_id) == publisher_id,
+            col(ClaimReview.external_id).in_(sorted(found)),
+        )
         for publisher_id, found in keys.items()
     ]
     if ids:
-        conditions.append(ClaimReview.id.in_(sorted(ids)))
+        conditions.append(col(ClaimReview.id).in_(sorted(ids)))
     if not conditions:
         return {}, {}
     rows = session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import sqlalchemy_url
 from app.migrate import alembic_config, include_object, upgrade
-from app.models import Base
+from app.models import metadata
 from tests.conftest import POSTGRES_URL
 
 CLAIMREVIEW = str(Path(sys.executable).parent / "claimreview")
@@ -54,7 +54,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(empty_datab
         context = MigrationContext.configure(
             connection, opts={"include_object": include_object, "compare_type": True}
         )
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     engine.dispose()
 
     assert differences == []
