@@ -219,6 +219,8 @@ class PartnerPublic(PartnerBase):
 
 
 class ApiKeyBase(SQLModel):
+    """What the answers show of any key, a publisher's or a partner's: never its secret."""
+
     id: str = Field(sa_type=String(32), primary_key=True)
     name: str = Field(sa_type=String(200))
     scopes: list[str] = Field(sa_type=JSON)

@@ -50,8 +50,9 @@ def _tables(url: str) -> set[str]:
 def test_migrations_build_the_schema_the_models_describe(empty_database: str) -> None:
     """No schema drift: a database migrated to head is what app/models.py declares, so
     autogenerate would write no migration. Alembic compares tables, columns (types with their
-    lengths and time zones, nullability, server defaults), indexes, unique constraints and
-    foreign keys with their ON DELETE; check constraints it skips are compared here."""
+    lengths, and on PostgreSQL time zones and integer sizes; nullability; server defaults),
+    indexes, unique constraints and foreign keys with their ON DELETE; check constraints, which
+    it skips, are compared here."""
     upgrade(empty_database)
     engine = create_engine(sqlalchemy_url(empty_database))
     with engine.connect() as connection:
