@@ -4,8 +4,15 @@ CLI."""
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from app.models import ApiKey, Partner, Publisher
-from app.native import KeyIn, PartnerIn, PartnerKeyIn, PublisherIn
+from app.models import (
+    ApiKey,
+    ApiKeyCreate,
+    Partner,
+    PartnerCreate,
+    PartnerKeyCreate,
+    Publisher,
+    PublisherCreate,
+)
 from app.security import new_key
 
 
@@ -15,32 +22,22 @@ def default_domains(url: str) -> list[str]:
     return [host.removeprefix("www.")]
 
 
-def new_publisher(incoming: PublisherIn) -> Publisher:
+def new_publisher(incoming: PublisherCreate) -> Publisher:
     now = datetime.now(UTC)
-    return Publisher(
-        slug=incoming.slug,
-        name=incoming.name,
-        url=incoming.url,
-        logo=incoming.logo,
-        same_as=incoming.same_as,
-        language=incoming.language,
-        time_zone=incoming.time_zone,
-        domains=incoming.domains or default_domains(incoming.url),
-        created_at=now,
-        updated_at=now,
+    domains = incoming.domains or default_domains(incoming.url)
+    return Publisher.model_validate(
+        incoming, update={"domains": domains, "created_at": now, "updated_at": now}
     )
 
 
-def new_partner(incoming: PartnerIn) -> Partner:
+def new_partner(incoming: PartnerCreate) -> Partner:
     now = datetime.now(UTC)
-    return Partner(
-        slug=incoming.slug, name=incoming.name, url=incoming.url, created_at=now, updated_at=now
-    )
+    return Partner.model_validate(incoming, update={"created_at": now, "updated_at": now})
 
 
 def new_api_key(
     *,
-    incoming: KeyIn | PartnerKeyIn,
+    incoming: ApiKeyCreate | PartnerKeyCreate,
     publisher_id: int | None = None,
     partner_id: int | None = None,
 ) -> tuple[ApiKey, str]:

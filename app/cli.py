@@ -36,7 +36,8 @@ from app import (
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.heap import settled_heap
-from app.native import KeyIn, PublisherIn, check_http_url, normalise_date, normalise_language
+from app.models import ApiKeyCreate, PublisherCreate
+from app.native import check_http_url, normalise_date, normalise_language
 from app.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
@@ -120,7 +121,7 @@ def publisher_add(
         "language": language,
         "time_zone": time_zone,
     }
-    incoming = _validated(PublisherIn, fields)
+    incoming = _validated(PublisherCreate, fields)
     with _session() as session:
         if crud.get_publisher(session=session, slug=slug):
             _fail(f"publisher '{slug}' exists")
@@ -135,7 +136,7 @@ def key_create(
     scope: Annotated[list[str] | None, typer.Option(help="Scope (repeatable).")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only once)."""
-    incoming = _validated(KeyIn, {"name": name, "scopes": scope or ["reviews:write"]})
+    incoming = _validated(ApiKeyCreate, {"name": name, "scopes": scope or ["reviews:write"]})
     with _session() as session:
         owner = crud.get_publisher(session=session, slug=publisher)
         if owner is None:

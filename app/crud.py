@@ -29,15 +29,15 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, Dialect, MetaData, Table, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
+from sqlmodel import col
 
 from app.models import (
     ApiKey,
-    Base,
     ClaimReview,
     IdempotencyRecord,
     OutboxEvent,
@@ -45,13 +45,14 @@ from app.models import (
     Publisher,
     ReviewRevision,
     ReviewTag,
+    Row,
 )
 
 # Publishers
 
 
 def get_publisher(*, session: Session, slug: str) -> Publisher | None:
-    return session.scalar(select(Publisher).where(Publisher.slug == slug))
+    return session.scalar(select(Publisher).where(col(Publisher.slug) == slug))
 
 
 def get_publisher_by_id(*, session: Session, publisher_id: int) -> Publisher | None:
@@ -59,15 +60,15 @@ def get_publisher_by_id(*, session: Session, publisher_id: int) -> Publisher | N
 
 
 def list_publishers(*, session: Session) -> Sequence[Publisher]:
-    return session.scalars(select(Publisher).order_by(Publisher.slug)).all()
+    return session.scalars(select(Publisher).order_by(col(Publisher.slug))).all()
 
 
 def list_publisher_slugs(*, session: Session) -> Sequence[str]:
-    return session.scalars(select(Publisher.slug)).all()
+    return session.scalars(select(col(Publisher.slug))).all()
 
 
 def get_partner(*, session: Session, slug: str) -> Partner | None:
-    return session.scalar(select(Partner).where(Partner.slug == slug))
+    return session.scalar(select(Partner).where(col(Partner.slug) == slug))
 
 
 def get_partner_by_id(*, session: Session, partner_id: int) -> Partner | None:
@@ -75,7 +76,7 @@ def get_partner_by_id(*, session: Session, partner_id: int) -> Partner | None:
 
 
 def list_partners(*, session: Session) -> Sequence[Partner]:
-    return session.scalars(select(Partner).order_by(Partner.slug)).all()
+    return session.scalars(select(Partner).order_by(col(Partner.slug))).all()
 
 
 def add(*, session: Session, row: object) -> None:
@@ -95,18 +96,18 @@ def list_keys(
 ) -> Sequence[ApiKey]:
     """One publisher's keys, or one partner's."""
     owner = (
-        ApiKey.partner_id == partner_id
+        col(ApiKey.partner_id) == partner_id
         if publisher_id is None
-        else ApiKey.publisher_id == publisher_id
+        else col(ApiKey.publisher_id) == publisher_id
     )
-    return session.scalars(select(ApiKey).where(owner).order_by(ApiKey.created_at)).all()
+    return session.scalars(select(ApiKey).where(owner).order_by(col(ApiKey.created_at))).all()
 
 
 # Reviews
 
 
 def get_review(*, session: Session, review_id: str, for_update: bool = False) -> ClaimReview | None:
-    query = select(ClaimReview).where(ClaimReview.id == review_id)
+    query = select(ClaimReview).where(col(ClaimReview.id) == review_id)
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
@@ -116,7 +117,7 @@ def get_review_by_external_id(
     *, session: Session, publisher_id: int, external_id: str, for_update: bool = False
 ) -> ClaimReview | None:
     query = select(ClaimReview).where(
-        ClaimReview.publisher_id == publisher_id, ClaimReview.external_id == external_id
+        col(ClaimReview.publisher_id) == publisher_id, col(ClaimReview.external_id) == external_id
     )
     if for_update:
         query = query.with_for_update()
@@ -126,7 +127,7 @@ def get_review_by_external_id(
 def list_unretracted_reviews(*, session: Session, publisher_id: int) -> Sequence[ClaimReview]:
     """A publisher's drafts and published reviews: what changes when the publisher does."""
     query = select(ClaimReview).where(
-        ClaimReview.publisher_id == publisher_id, ClaimReview.status != "retracted"
+        col(ClaimReview.publisher_id) == publisher_id, col(ClaimReview.status) != "retracted"
     )
     return session.scalars(query).all()
 
@@ -137,11 +138,14 @@ def lock_reviews(
     """The reviews with these ``external_ids`` (by publisher id) or these ids, locked for the
     rest of the transaction: one query for an import's whole batch."""
     conditions = [
-        and_(ClaimReview.publisher_id == publisher_id, ClaimReview.external_id.in_(sorted(keys)))
+        and_(
+            col(ClaimReview.publisher_id) == publisher_id,
+            col(ClaimReview.external_id).in_(sorted(keys)),
+        )
         for publisher_id, keys in external_ids.items()
     ]
     if ids:
-        conditions.append(ClaimReview.id.in_(sorted(ids)))
+        conditions.append(col(ClaimReview.id).in_(sorted(ids)))
     if not conditions:
         return []
     return session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
@@ -174,9 +178,9 @@ def insert_reviews(
         session.execute(insert(_table(ReviewTag)), rows)
 
 
-def _table(model: type[Base]) -> Table:
+def _table(model: type[Row]) -> Table:
     """A model's Core table: inserting into it skips the ORM's per-row bookkeeping."""
-    return cast(Table, model.__table__)
+    return model.__table__
 
 
 class JsonText(str):
@@ -210,7 +214,7 @@ def _json_text(value: Any) -> str | None:
 
 
 @cache
-def _encoded_json_table(model: type[Base]) -> Table:
+def _encoded_json_table(model: type[Row]) -> Table:
     """A model's Core table, for INSERTs only, whose JSON columns take ``JsonText``."""
     table = _table(model).to_metadata(MetaData())
     for column in table.columns:
@@ -222,15 +226,15 @@ def _encoded_json_table(model: type[Base]) -> Table:
 def list_revisions(*, session: Session, review_id: str) -> Sequence[ReviewRevision]:
     query = (
         select(ReviewRevision)
-        .where(ReviewRevision.review_id == review_id)
-        .order_by(ReviewRevision.version)
+        .where(col(ReviewRevision.review_id) == review_id)
+        .order_by(col(ReviewRevision.version))
     )
     return session.scalars(query).all()
 
 
 def get_revision(*, session: Session, review_id: str, version: int) -> ReviewRevision | None:
     query = select(ReviewRevision).where(
-        ReviewRevision.review_id == review_id, ReviewRevision.version == version
+        col(ReviewRevision.review_id) == review_id, col(ReviewRevision.version) == version
     )
     return session.scalar(query)
 
@@ -242,9 +246,9 @@ def get_idempotency_record(
     *, session: Session, principal: str, key: str, newer_than: datetime
 ) -> IdempotencyRecord | None:
     query = select(IdempotencyRecord).where(
-        IdempotencyRecord.principal == principal,
-        IdempotencyRecord.key == key,
-        IdempotencyRecord.created_at > newer_than,
+        col(IdempotencyRecord.principal) == principal,
+        col(IdempotencyRecord.key) == key,
+        col(IdempotencyRecord.created_at) > newer_than,
     )
     return session.scalar(query)
 
@@ -254,15 +258,15 @@ def delete_expired_idempotency_record(
 ) -> None:
     session.execute(
         delete(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at <= older_than,
+            col(IdempotencyRecord.principal) == principal,
+            col(IdempotencyRecord.key) == key,
+            col(IdempotencyRecord.created_at) <= older_than,
         )
     )
 
 
 def replace_tags(*, session: Session, review_pk: int, tag_keys: set[str]) -> None:
-    session.execute(delete(ReviewTag).where(ReviewTag.review_pk == review_pk))
+    session.execute(delete(ReviewTag).where(col(ReviewTag.review_pk) == review_pk))
     if tag_keys:
         session.execute(
             insert(ReviewTag),

@@ -14,9 +14,10 @@ import logging
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app.models import ClaimantCount, FacetDelta, ReviewCount
@@ -39,17 +40,17 @@ def fold(session: Session, *, limit: int = FOLD_BATCH) -> int:
         ).scalar_one()
     ):
         return 0
-    oldest = select(FacetDelta.id).order_by(FacetDelta.id).limit(limit)
+    oldest = select(col(FacetDelta.id)).order_by(col(FacetDelta.id)).limit(limit)
     moved = session.execute(
         delete(FacetDelta)
-        .where(FacetDelta.id.in_(oldest.scalar_subquery()))
+        .where(col(FacetDelta.id).in_(oldest.scalar_subquery()))
         .returning(
-            FacetDelta.status,
-            FacetDelta.publisher_id,
-            FacetDelta.language,
-            FacetDelta.verdict,
-            FacetDelta.claimant_key,
-            FacetDelta.n,
+            col(FacetDelta.status),
+            col(FacetDelta.publisher_id),
+            col(FacetDelta.language),
+            col(FacetDelta.verdict),
+            col(FacetDelta.claimant_key),
+            col(FacetDelta.n),
         )
     ).all()
     reviews: Counter[tuple[Any, ...]] = Counter()
@@ -65,7 +66,7 @@ def fold(session: Session, *, limit: int = FOLD_BATCH) -> int:
     ]
     for table, counts in totals:
         # The counters above are keyed in the order of each table's primary key.
-        keys = [column.name for column in table.__mapper__.primary_key]
+        keys = [column.name for column in inspect(table).primary_key]
         rows = [dict(zip(keys, key, strict=True), n=n) for key, n in counts.items() if n]
         if rows:
             upsert = insert(table)

@@ -235,6 +235,22 @@ Number = Annotated[
     WithJsonSchema({"type": "number", "minimum": -SAFE_INTEGER, "maximum": SAFE_INTEGER}),
 ]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+# A host name a publisher's articles live on (``domains``).
+Host = Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]
+
+
+def _partner_scope(scope: str) -> str:
+    if scope not in PARTNER_SCOPES:
+        raise ValueError(
+            f"'{scope[:64]}' is not a partner scope: a partner's key holds only "
+            f"{' and '.join(PARTNER_SCOPES)}"
+        )
+    return scope
+
+
+PartnerScope = Annotated[
+    str, AfterValidator(_partner_scope), Field(json_schema_extra={"enum": list(PARTNER_SCOPES)})
+]
 
 
 class _Strict(BaseModel):
@@ -351,113 +367,6 @@ class ReviewPage(BaseModel):
 
     items: list[ReviewPublic]
     next_cursor: str | None
-
-
-class PublisherIn(_Strict):
-    """A fact-checking organisation (tenant)."""
-
-    slug: Slug
-    name: ShortText
-    url: Url
-    logo: Url | None = None
-    same_as: list[Url] = Field(default_factory=list, max_length=20)
-    language: LanguageTag | None = None
-    time_zone: TimeZone | None = None
-    domains: list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] = Field(
-        default_factory=list, max_length=20, description="Default: the host of url without www."
-    )
-
-
-class PublisherUpdate(_Strict):
-    name: ShortText | None = None
-    url: Url | None = None
-    logo: Url | None = None
-    same_as: list[Url] | None = Field(default=None, max_length=20)
-    language: LanguageTag | None = None
-    time_zone: TimeZone | None = None
-    domains: (
-        list[Annotated[str, StringConstraints(max_length=253, pattern=_HOST_PATTERN)]] | None
-    ) = Field(default=None, max_length=20)
-
-
-class PublisherPublic(BaseModel):
-    slug: str
-    name: str
-    url: str
-    logo: str | None = None
-    same_as: list[str]
-    language: str | None = None
-    time_zone: str | None = None
-    domains: list[str]
-    created_at: str
-    updated_at: str
-
-
-class PartnerIn(_Strict):
-    """A syndication partner: reads published reviews and subscribes to webhooks."""
-
-    slug: Slug
-    name: ShortText
-    url: Url
-
-
-class PartnerPublic(BaseModel):
-    slug: str
-    name: str
-    url: str
-    created_at: str
-    updated_at: str
-
-
-class KeyIn(_Strict):
-    # The column is 200 characters: a longer name was a database error (500) on PostgreSQL.
-    name: Text200
-    scopes: list[Literal["reviews:read", "reviews:write", "webhooks:manage", "admin"]] = Field(
-        min_length=1
-    )
-
-
-def _partner_scope(scope: str) -> str:
-    if scope not in PARTNER_SCOPES:
-        raise ValueError(
-            f"'{scope[:64]}' is not a partner scope: a partner's key holds only "
-            f"{' and '.join(PARTNER_SCOPES)}"
-        )
-    return scope
-
-
-PartnerScope = Annotated[
-    str, AfterValidator(_partner_scope), Field(json_schema_extra={"enum": list(PARTNER_SCOPES)})
-]
-
-
-class PartnerKeyIn(_Strict):
-    name: Text200
-    scopes: list[PartnerScope] = Field(min_length=1)
-
-
-class _KeyFields(BaseModel):
-    id: str
-    name: str
-    scopes: list[str]
-    created_at: str
-    revoked_at: str | None = None
-
-
-class KeyPublic(_KeyFields):
-    publisher: str
-
-
-class KeyCreated(KeyPublic):
-    key: str = Field(description="The secret: shown only in this response.")
-
-
-class PartnerKeyPublic(_KeyFields):
-    partner: str
-
-
-class PartnerKeyCreated(PartnerKeyPublic):
-    key: str = Field(description="The secret: shown only in this response.")
 
 
 class ScaleLabel(_Strict):

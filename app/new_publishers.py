@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from app import accounts, domains
-from app.models import Publisher
-from app.native import PublisherIn
+from app.models import Publisher, PublisherCreate
 
 _SLUG_LENGTH = 64
 _NAME_LENGTH = 500
@@ -47,7 +46,7 @@ def for_review(node: dict[str, Any], *, taken: Collection[str]) -> Publisher | N
     if _http_host(url) is None:
         url = f"{urlsplit(review_url.strip()).scheme.lower()}://{host}/"
     try:
-        incoming = PublisherIn(
+        incoming = PublisherCreate(
             slug=slug_for(name, domain, taken),
             name=name[:_NAME_LENGTH],
             url=url,

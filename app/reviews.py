@@ -197,7 +197,8 @@ def create(
     source: dict[str, Any] | None = None,
 ) -> ClaimReview:
     now, review_id, document, rendered = _first_version(publisher, incoming, base_url)
-    review = ClaimReview(
+    # The document's columns are set by _commit_change, as for every later version.
+    review = ClaimReview(  # type: ignore[call-arg]
         id=review_id,
         publisher=publisher,
         external_id=incoming.external_id,

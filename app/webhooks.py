@@ -59,6 +59,7 @@ import orjson
 from sqlalchemy import Row, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app import metrics
@@ -230,25 +231,26 @@ class Subscription:
 
 def _live_subscriptions() -> Select[Webhook, str | None, str | None]:
     return (
-        select(Webhook, Publisher.slug, Partner.slug)
-        .outerjoin(Publisher, Publisher.id == Webhook.publisher_id)
-        .outerjoin(Partner, Partner.id == Webhook.partner_id)
-        .where(Webhook.deleted_at.is_(None))
+        select(Webhook, col(Publisher.slug), col(Partner.slug))
+        .outerjoin(Publisher, col(Publisher.id) == col(Webhook.publisher_id))
+        .outerjoin(Partner, col(Partner.id) == col(Webhook.partner_id))
+        .where(col(Webhook.deleted_at).is_(None))
     )
 
 
 def get_webhook(*, session: Session, webhook_id: str) -> Subscription | None:
     """A live (not deleted) webhook and its owner's slugs."""
-    row = session.execute(_live_subscriptions().where(Webhook.id == webhook_id)).first()
+    row = session.execute(_live_subscriptions().where(col(Webhook.id) == webhook_id)).first()
     return Subscription(*row) if row else None
 
 
 def list_webhooks(*, session: Session, owner: Owner | None) -> list[Subscription]:
     """Live webhooks, oldest first: one owner's, or everyone's for ``None``."""
-    query = _live_subscriptions().order_by(Webhook.created_at, Webhook.id)
+    query = _live_subscriptions().order_by(col(Webhook.created_at), col(Webhook.id))
     if owner is not None:
         query = query.where(
-            _is(Webhook.publisher_id, owner.publisher_id), _is(Webhook.partner_id, owner.partner_id)
+            _is(col(Webhook.publisher_id), owner.publisher_id),
+            _is(col(Webhook.partner_id), owner.partner_id),
         )
     return [Subscription(*row) for row in session.execute(query)]
 
@@ -262,7 +264,9 @@ def delete_webhook(*, session: Session, webhook: Webhook) -> None:
     # Deliveries first, then the webhook: the order record() takes its locks in.
     session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.webhook_id == webhook.id, WebhookDelivery.status == "pending")
+        .where(
+            col(WebhookDelivery.webhook_id) == webhook.id, col(WebhookDelivery.status) == "pending"
+        )
         .values(status="failed", last_error="the webhook was deleted", locked_until=None)
     )
     webhook.deleted_at = datetime.now(UTC)
@@ -272,10 +276,15 @@ def delete_webhook(*, session: Session, webhook: Webhook) -> None:
 def list_deliveries(*, session: Session, webhook_id: str, limit: int) -> Sequence[Any]:
     """Newest first, with the event each one carries."""
     query = (
-        select(WebhookDelivery, OutboxEvent.type, OutboxEvent.review_id, OutboxEvent.version)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.webhook_id == webhook_id)
-        .order_by(WebhookDelivery.id.desc())
+        select(
+            WebhookDelivery,
+            col(OutboxEvent.type),
+            col(OutboxEvent.review_id),
+            col(OutboxEvent.version),
+        )
+        .join(OutboxEvent, col(OutboxEvent.id) == col(WebhookDelivery.event_id))
+        .where(col(WebhookDelivery.webhook_id) == webhook_id)
+        .order_by(col(WebhookDelivery.id).desc())
         .limit(limit)
     )
     return session.execute(query).all()
@@ -303,17 +312,17 @@ def fan_out(*, session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> i
     """Turn the oldest undispatched events into deliveries; the number of events taken."""
     events = session.execute(
         select(
-            OutboxEvent.id,
-            OutboxEvent.type,
-            OutboxEvent.created_at,
-            Publisher.slug,
-            ClaimReview.language,
-            ClaimReview.verdict,
+            col(OutboxEvent.id),
+            col(OutboxEvent.type),
+            col(OutboxEvent.created_at),
+            col(Publisher.slug),
+            col(ClaimReview.language),
+            col(ClaimReview.verdict),
         )
-        .join(Publisher, Publisher.id == OutboxEvent.publisher_id)
-        .outerjoin(ClaimReview, ClaimReview.id == OutboxEvent.review_id)
-        .where(OutboxEvent.dispatched_at.is_(None))
-        .order_by(OutboxEvent.id)
+        .join(Publisher, col(Publisher.id) == col(OutboxEvent.publisher_id))
+        .outerjoin(ClaimReview, col(ClaimReview.id) == col(OutboxEvent.review_id))
+        .where(col(OutboxEvent.dispatched_at).is_(None))
+        .order_by(col(OutboxEvent.id))
         .limit(limit)
         # Another worker's batch is skipped, not waited for: each event is fanned out once.
         .with_for_update(skip_locked=True, of=OutboxEvent)
@@ -321,9 +330,9 @@ def fan_out(*, session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> i
     if not events:
         return 0
     subscriptions = session.execute(
-        select(Webhook.id, Webhook.events, Webhook.filters, Webhook.created_at).where(
-            Webhook.deleted_at.is_(None)
-        )
+        select(
+            col(Webhook.id), col(Webhook.events), col(Webhook.filters), col(Webhook.created_at)
+        ).where(col(Webhook.deleted_at).is_(None))
     ).all()
     rows = [
         {
@@ -353,7 +362,7 @@ def fan_out(*, session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> i
         session.execute(insert, rows)
     session.execute(
         update(OutboxEvent)
-        .where(OutboxEvent.id.in_([event.id for event in events]))
+        .where(col(OutboxEvent.id).in_([event.id for event in events]))
         .values(dispatched_at=now)
     )
     return len(events)
@@ -386,62 +395,62 @@ def claim(
     ``busy`` (those this process is still sending to), so a subscription's events go out one
     after another."""
     claimable = and_(
-        WebhookDelivery.status == "pending",
-        WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+        col(WebhookDelivery.status) == "pending",
+        col(WebhookDelivery.next_attempt_at) <= now,
+        or_(col(WebhookDelivery.locked_until).is_(None), col(WebhookDelivery.locked_until) < now),
     )
     heads = (
-        select(func.min(WebhookDelivery.id))
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(claimable, Webhook.deleted_at.is_(None))
-        .group_by(WebhookDelivery.webhook_id)
+        select(func.min(col(WebhookDelivery.id)))
+        .join(Webhook, col(Webhook.id) == col(WebhookDelivery.webhook_id))
+        .where(claimable, col(Webhook.deleted_at).is_(None))
+        .group_by(col(WebhookDelivery.webhook_id))
         .limit(limit)
     )
     if busy:
-        heads = heads.where(WebhookDelivery.webhook_id.not_in(busy))
+        heads = heads.where(col(WebhookDelivery.webhook_id).not_in(busy))
     # PostgreSQL: rows another worker is claiming are skipped; SQLite ignores the clause and
     # runs this statement under its one write lock.
     locked = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.id.in_(heads), claimable)
+        select(col(WebhookDelivery.id))
+        .where(col(WebhookDelivery.id).in_(heads), claimable)
         .with_for_update(skip_locked=True)
     )
     claimed = session.scalars(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(locked))
+        .where(col(WebhookDelivery.id).in_(locked))
         .values(locked_until=lease)
-        .returning(WebhookDelivery.id)
+        .returning(col(WebhookDelivery.id))
     ).all()
     if not claimed:
         return []
     # A tombstone carries the URL partners last saw, that of the revision before it: a review
     # taken back to draft must not announce the draft's new URL.
-    retracted = OutboxEvent.type == "review.retracted"
-    shown_version = case((retracted, OutboxEvent.version - 1), else_=OutboxEvent.version)
-    rows = session.execute(
+    retracted = col(OutboxEvent.type) == "review.retracted"
+    shown_version = case((retracted, col(OutboxEvent.version) - 1), else_=col(OutboxEvent.version))
+    rows: Sequence[Any] = session.execute(
         select(
-            WebhookDelivery.id,
-            Webhook.id.label("webhook_id"),
-            Webhook.url,
-            Webhook.secret,
-            OutboxEvent.id.label("event_id"),
-            OutboxEvent.type,
-            OutboxEvent.created_at,
-            OutboxEvent.review_id,
-            OutboxEvent.version,
-            ReviewRevision.jsonld,
+            col(WebhookDelivery.id),
+            col(Webhook.id).label("webhook_id"),
+            col(Webhook.url),
+            col(Webhook.secret),
+            col(OutboxEvent.id).label("event_id"),
+            col(OutboxEvent.type),
+            col(OutboxEvent.created_at),
+            col(OutboxEvent.review_id),
+            col(OutboxEvent.version),
+            col(ReviewRevision.jsonld),
         )
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .join(Webhook, col(Webhook.id) == col(WebhookDelivery.webhook_id))
+        .join(OutboxEvent, col(OutboxEvent.id) == col(WebhookDelivery.event_id))
         .outerjoin(
             ReviewRevision,
             and_(
-                ReviewRevision.review_id == OutboxEvent.review_id,
-                ReviewRevision.version == shown_version,
+                col(ReviewRevision.review_id) == col(OutboxEvent.review_id),
+                col(ReviewRevision.version) == shown_version,
             ),
         )
-        .where(WebhookDelivery.id.in_(claimed))
-        .order_by(WebhookDelivery.id)
+        .where(col(WebhookDelivery.id).in_(claimed))
+        .order_by(col(WebhookDelivery.id))
     ).all()
     return [
         Job(

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from app import accounts, migrate, reviews
 from app.config import get_settings
 from app.db import make_engine
-from app.models import ClaimReview, OutboxEvent, Publisher, ReviewRevision
-from app.native import PublisherIn, ReviewIn
+from app.models import ClaimReview, OutboxEvent, Publisher, PublisherCreate, ReviewRevision
+from app.native import ReviewIn
 
 # A few publishers with different languages, domains and rating vocabularies.
 PUBLISHERS: list[dict[str, Any]] = [
@@ -371,7 +371,7 @@ def ensure_publishers(session: Session) -> list[tuple[Publisher, dict[str, Any]]
     for spec in PUBLISHERS:
         row = session.scalar(select(Publisher).where(Publisher.slug == spec["slug"]))
         if row is None:
-            incoming = PublisherIn(
+            incoming = PublisherCreate(
                 slug=spec["slug"], name=spec["name"], url=spec["url"], language=spec["language"]
             )
             row = accounts.new_publisher(incoming)

@@ -5,7 +5,7 @@ from sqlalchemy import Connection, create_engine
 
 from app.db import sqlalchemy_url
 from app.migrate import include_object
-from app.models import Base
+from app.models import metadata
 
 config = context.config
 # Any constant shared by every host: the PostgreSQL advisory lock migrations run under.
@@ -26,7 +26,7 @@ def run_migrations() -> None:
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         include_object=include_object,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,

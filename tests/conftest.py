@@ -36,7 +36,7 @@ from app import migrate  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import sqlalchemy_url  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.models import Base  # noqa: E402
+from app.models import metadata  # noqa: E402
 
 POSTGRES_URL = os.environ.get("CLAIMREVIEW_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -80,7 +80,7 @@ def postgres_url() -> Iterator[str]:
 def truncate(url: str) -> None:
     """Empty every table of the PostgreSQL test database."""
     engine = create_engine(sqlalchemy_url(url))
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -161,7 +161,7 @@ def test_create_webhook_returns_it_without_the_secret(
         assert "secret" not in response.text
     schemas = openapi.json()["components"]["schemas"]
     assert "secret" not in schemas["WebhookPublic"]["properties"]
-    assert "secret" in schemas["WebhookIn"]["required"]
+    assert "secret" in schemas["WebhookCreate"]["required"]
     assert set(openapi.json()["paths"]["/v1/webhooks"]["post"]["responses"]) >= {"201", "422"}
 
 

@@ -24,7 +24,7 @@ from app import crud, importer, migrate, reviews
 from app.config import Settings
 from app.db import sqlalchemy_url
 from app.main import create_app
-from app.models import Base
+from app.models import metadata
 from tests.conftest import (
     ADMIN,
     ADMIN_TOKEN,
@@ -652,7 +652,7 @@ def empty_databases(
         def truncated() -> tuple[str, str]:
             for url in urls:
                 engine = create_engine(sqlalchemy_url(url))
-                tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+                tables = ", ".join(table.name for table in metadata.sorted_tables)
                 with engine.begin() as connection:
                     connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
                 engine.dispose()

@@ -137,7 +137,7 @@ def test_partner_keys_hold_only_read_and_webhook_scopes(client: TestClient) -> N
     assert_problem(unknown, 404)
     assert listed.json() == {"items": [{k: v for k, v in key.items() if k != "key"}]}
     assert key["key"] not in listed.text
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["PartnerKeyIn"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["PartnerKeyCreate"]
     assert schema["properties"]["scopes"]["items"]["enum"] == ["reviews:read", "webhooks:manage"]
 
 

@@ -5,8 +5,6 @@ keys hold only ``reviews:read`` and ``webhooks:manage`` and never see a draft. I
 revoked like any other, with ``DELETE /v1/keys/{id}``.
 """
 
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,33 +12,17 @@ from sqlalchemy.orm import Session
 from app import accounts, crud
 from app.api import openapi
 from app.api.deps import AdminDep, JsonBody, SessionDep, validated
-from app.api.routes.publishers import key_fields
 from app.errors import Conflict, NotFound
-from app.models import ApiKey, Partner
-from app.native import (
-    PartnerIn,
+from app.models import (
+    Partner,
+    PartnerCreate,
+    PartnerKeyCreate,
     PartnerKeyCreated,
-    PartnerKeyIn,
     PartnerKeyPublic,
     PartnerPublic,
-    format_timestamp,
 )
 
 router = APIRouter(prefix="/v1/partners", tags=["administration"])
-
-
-def partner_public(partner: Partner) -> PartnerPublic:
-    return PartnerPublic(
-        slug=partner.slug,
-        name=partner.name,
-        url=partner.url,
-        created_at=format_timestamp(partner.created_at),
-        updated_at=format_timestamp(partner.updated_at),
-    )
-
-
-def partner_key_public(key: ApiKey, partner_slug: str) -> dict[str, Any]:
-    return {**key_fields(key), "partner": partner_slug}
 
 
 def partner_or_404(session: Session, slug: str) -> Partner:
@@ -54,12 +36,12 @@ def partner_or_404(session: Session, slug: str) -> Partner:
     "",
     status_code=201,
     response_model=PartnerPublic,
-    openapi_extra=openapi.body_of(PartnerIn),
+    openapi_extra=openapi.body_of(PartnerCreate),
     responses=openapi.responses(400, 401, 403, 409, 413, 415, 422),
 )
 def create_partner(body: JsonBody, session: SessionDep, _admin: AdminDep) -> PartnerPublic:
     """Create a syndication partner (admin)."""
-    incoming: PartnerIn = validated(PartnerIn, body.data)
+    incoming: PartnerCreate = validated(PartnerCreate, body.data)
     taken = Conflict(
         f"Partner '{incoming.slug}' exists.",
         errors=[{"path": "/slug", "message": "already taken"}],
@@ -71,37 +53,38 @@ def create_partner(body: JsonBody, session: SessionDep, _admin: AdminDep) -> Par
         crud.add(session=session, row=partner)
     except IntegrityError:  # created by a concurrent request since the check above
         raise taken from None
-    return partner_public(partner)
+    return PartnerPublic.model_validate(partner)
 
 
 @router.get("", responses=openapi.responses(401, 403))
 def list_partners(session: SessionDep, _admin: AdminDep) -> dict[str, list[PartnerPublic]]:
     """List every partner (admin)."""
-    return {"items": [partner_public(row) for row in crud.list_partners(session=session)]}
+    rows = crud.list_partners(session=session)
+    return {"items": [PartnerPublic.model_validate(row) for row in rows]}
 
 
 @router.get("/{slug}", response_model=PartnerPublic, responses=openapi.responses(401, 403, 404))
 def get_partner(slug: str, session: SessionDep, _admin: AdminDep) -> PartnerPublic:
     """Get a partner (admin)."""
-    return partner_public(partner_or_404(session, slug))
+    return PartnerPublic.model_validate(partner_or_404(session, slug))
 
 
 @router.post(
     "/{slug}/keys",
     status_code=201,
     response_model=PartnerKeyCreated,
-    openapi_extra=openapi.body_of(PartnerKeyIn),
+    openapi_extra=openapi.body_of(PartnerKeyCreate),
     responses=openapi.responses(400, 401, 403, 404, 413, 415, 422),
 )
 def create_partner_key(
     slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep
-) -> dict[str, Any]:
+) -> PartnerKeyCreated:
     """Create a partner's API key (admin); the secret is shown only in this answer."""
     partner = partner_or_404(session, slug)
-    incoming: PartnerKeyIn = validated(PartnerKeyIn, body.data)
+    incoming: PartnerKeyCreate = validated(PartnerKeyCreate, body.data)
     key, full_key = accounts.new_api_key(partner_id=partner.id, incoming=incoming)
     crud.add(session=session, row=key)
-    return {**partner_key_public(key, partner.slug), "key": full_key}
+    return PartnerKeyCreated.model_validate(key, update={"partner": partner.slug, "key": full_key})
 
 
 @router.get("/{slug}/keys", responses=openapi.responses(401, 403, 404))
@@ -111,4 +94,5 @@ def list_partner_keys(
     """List a partner's keys without their secrets (admin)."""
     partner = partner_or_404(session, slug)
     rows = crud.list_keys(session=session, partner_id=partner.id)
-    return {"items": [PartnerKeyPublic(**partner_key_public(row, partner.slug)) for row in rows]}
+    owner = {"partner": partner.slug}
+    return {"items": [PartnerKeyPublic.model_validate(row, update=owner) for row in rows]}

@@ -19,50 +19,19 @@ from app.api.deps import (
     validated,
 )
 from app.errors import Conflict, NotFound, Unprocessable
-from app.models import ApiKey, Publisher
-from app.native import (
-    KeyCreated,
-    KeyIn,
-    KeyPublic,
-    PublisherIn,
+from app.models import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Publisher,
+    PublisherCreate,
     PublisherPublic,
     PublisherUpdate,
-    RatingScale,
-    format_timestamp,
 )
+from app.native import RatingScale
 from app.security import Principal
 
 router = APIRouter(tags=["administration"])
-
-
-def publisher_public(publisher: Publisher) -> PublisherPublic:
-    return PublisherPublic(
-        slug=publisher.slug,
-        name=publisher.name,
-        url=publisher.url,
-        logo=publisher.logo,
-        same_as=publisher.same_as,
-        language=publisher.language,
-        time_zone=publisher.time_zone,
-        domains=publisher.domains,
-        created_at=format_timestamp(publisher.created_at),
-        updated_at=format_timestamp(publisher.updated_at),
-    )
-
-
-def key_fields(key: ApiKey) -> dict[str, Any]:
-    """What the answers show of any key, a publisher's or a partner's: never its secret."""
-    return {
-        "id": key.id,
-        "name": key.name,
-        "scopes": key.scopes,
-        "created_at": format_timestamp(key.created_at),
-        "revoked_at": format_timestamp(key.revoked_at) if key.revoked_at else None,
-    }
-
-
-def key_public(key: ApiKey, publisher_slug: str) -> dict[str, Any]:
-    return {**key_fields(key), "publisher": publisher_slug}
 
 
 def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publisher:
@@ -76,12 +45,12 @@ def _own_or_admin(session: Session, slug: str, principal: Principal) -> Publishe
     "/v1/publishers",
     status_code=201,
     response_model=PublisherPublic,
-    openapi_extra=openapi.body_of(PublisherIn),
+    openapi_extra=openapi.body_of(PublisherCreate),
     responses=openapi.responses(400, 401, 403, 409, 413, 415, 422),
 )
 def create_publisher(body: JsonBody, session: SessionDep, _admin: AdminDep) -> PublisherPublic:
     """Create a publisher (admin)."""
-    incoming: PublisherIn = validated(PublisherIn, body.data)
+    incoming: PublisherCreate = validated(PublisherCreate, body.data)
     if crud.get_publisher(session=session, slug=incoming.slug):
         raise Conflict(
             f"Publisher '{incoming.slug}' exists.",
@@ -92,13 +61,14 @@ def create_publisher(body: JsonBody, session: SessionDep, _admin: AdminDep) -> P
         crud.add(session=session, row=publisher)
     except IntegrityError:
         raise Conflict(f"Publisher '{incoming.slug}' exists.") from None
-    return publisher_public(publisher)
+    return PublisherPublic.model_validate(publisher)
 
 
 @router.get("/v1/publishers", responses=openapi.responses(401, 403))
 def list_publishers(session: SessionDep, _admin: AdminDep) -> dict[str, list[PublisherPublic]]:
     """List every publisher (admin)."""
-    return {"items": [publisher_public(row) for row in crud.list_publishers(session=session)]}
+    rows = crud.list_publishers(session=session)
+    return {"items": [PublisherPublic.model_validate(row) for row in rows]}
 
 
 @router.get(
@@ -108,7 +78,7 @@ def list_publishers(session: SessionDep, _admin: AdminDep) -> dict[str, list[Pub
 )
 def get_publisher(slug: str, session: SessionDep, principal: ReaderDep) -> PublisherPublic:
     """Get a publisher (admin, or the publisher's own keys)."""
-    return publisher_public(_own_or_admin(session, slug, principal))
+    return PublisherPublic.model_validate(_own_or_admin(session, slug, principal))
 
 
 @router.patch(
@@ -135,7 +105,7 @@ def update_publisher(
         publisher.domains = accounts.default_domains(publisher.url)
     publisher.updated_at = datetime.now(UTC)
     _rerender_all(session, publisher, settings.public_base_url)
-    return publisher_public(publisher)
+    return PublisherPublic.model_validate(publisher)
 
 
 def _rerender_all(session: Session, publisher: Publisher, base_url: str) -> None:
@@ -146,25 +116,26 @@ def _rerender_all(session: Session, publisher: Publisher, base_url: str) -> None
 @router.post(
     "/v1/publishers/{slug}/keys",
     status_code=201,
-    response_model=KeyCreated,
-    openapi_extra=openapi.body_of(KeyIn),
+    response_model=ApiKeyCreated,
+    openapi_extra=openapi.body_of(ApiKeyCreate),
     responses=openapi.responses(400, 401, 403, 404, 413, 415, 422),
 )
-def create_key(slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep) -> dict[str, Any]:
+def create_key(slug: str, body: JsonBody, session: SessionDep, _admin: AdminDep) -> ApiKeyCreated:
     """Create an API key for a publisher (admin); the secret is shown only in this answer."""
     publisher = publisher_or_404(session, slug)
-    incoming: KeyIn = validated(KeyIn, body.data)
+    incoming: ApiKeyCreate = validated(ApiKeyCreate, body.data)
     key, full_key = accounts.new_api_key(publisher_id=publisher.id, incoming=incoming)
     crud.add(session=session, row=key)
-    return {**key_public(key, publisher.slug), "key": full_key}
+    return ApiKeyCreated.model_validate(key, update={"publisher": publisher.slug, "key": full_key})
 
 
 @router.get("/v1/publishers/{slug}/keys", responses=openapi.responses(401, 403, 404))
-def list_keys(slug: str, session: SessionDep, _admin: AdminDep) -> dict[str, list[KeyPublic]]:
+def list_keys(slug: str, session: SessionDep, _admin: AdminDep) -> dict[str, list[ApiKeyPublic]]:
     """List a publisher's keys without their secrets (admin)."""
     publisher = publisher_or_404(session, slug)
     rows = crud.list_keys(session=session, publisher_id=publisher.id)
-    return {"items": [KeyPublic(**key_public(row, publisher.slug)) for row in rows]}
+    owner = {"publisher": publisher.slug}
+    return {"items": [ApiKeyPublic.model_validate(row, update=owner) for row in rows]}
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204, responses=openapi.responses(401, 403, 404))
