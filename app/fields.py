@@ -1,0 +1,339 @@
+"""Every field of a claim review, declared once, with its place in each shape a review takes.
+
+A review is written and read through several doors: native JSON (``app.native``), ClaimReview
+JSON-LD (rendered by ``app.jsonld``, read back by ``app.claimreview_reader``; it is also what the
+feed, the NDJSON and JSON-LD exports and webhooks carry), the CSV export (``app.syndication``)
+and Google's v1alpha1 pages (``app.google_compat``). Each `Field` names its value in every shape,
+or says with `Absent` why that shape by design has no place for it. The mappings are derived
+from this table, or tested against it where deriving would make them worse (the renderer and
+the reader are plain code that is read far more often than it changes):
+
+    derived from FIELDS    jsonld.native_pointer (findings on JSON-LD -> native fields),
+                           the CSV export's cells, what a Google page update keeps
+                           (google_compat._KEPT_FIELDS and the kept parts of a rating and a
+                           claim), google_compat.google_field (native fields -> Google names)
+    tested against it      ReviewIn, ReviewPublic, both JSON Schemas, jsonld.render,
+                           claimreview_reader.to_native, google_compat.markup_of and
+                           to_document, syndication.CSV_COLUMNS (tests/test_fields.py), and
+                           every door over HTTP on a real database (tests/api/test_field_doors.py)
+
+Paths are dotted; ``[]`` stands for each item of a list: ``claim.appearances[].url``. A Google
+path is inside a ``ClaimReviewMarkupPage``.
+
+Adding an optional field
+    1. Add a `Field` to FIELDS: its native path, and its JSON-LD path, CSV column and Google
+       path, or an `Absent` saying why a shape has no place for it.
+    2. Add it to the pydantic model in ``app/native.py`` (ReviewIn; ReviewPublic when it is
+       top-level) and run ``scripts/export_schemas.py``.
+    3. Render it in ``app/jsonld.py``, read it back in ``app/claimreview_reader.py`` and add
+       it to ``schemas/claimreview-jsonld.schema.json``.
+    4. A CSV column: append it to the end of ``syndication.CSV_COLUMNS`` (never in between:
+       partners read columns by position) and to the README's list. A Google field: show it in
+       ``google_compat.markup_of`` and read it in ``to_document``; a field Google has no place
+       for is kept by page updates with no code.
+    5. Give it a distinctive value in ``tests/every_field.py`` and in ``EVERY_FIELD`` of
+       ``tests/test_schemas.py``. The tests of step 0 then walk it through every door.
+"""
+
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass
+from functools import lru_cache, partial
+from typing import Any, Literal
+
+Shape = Literal["jsonld", "csv", "google"]
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """A shape that by design has no place for a field, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One value of a review: its native path and its place in each other shape."""
+
+    native: str
+    _: KW_ONLY
+    jsonld: str | Absent
+    csv: str | Absent
+    google: str | Absent
+    # Required within the object that holds it (url in a review, text in a correction).
+    required: bool = False
+    # How the items of a list share one CSV cell.
+    csv_join: str = "; "
+
+    def place(self, shape: Shape) -> str | None:
+        """The field's path (or column) in ``shape``; ``None`` when it has no place there."""
+        where: str | Absent = getattr(self, shape)
+        return where if isinstance(where, str) else None
+
+
+_NOT_MARKUP = "how the service keeps the review, not what the ClaimReview says"
+_CSV_SUMMARY = Absent(
+    "the CSV is a one-row summary for spreadsheets with the README's columns; every field is "
+    "in the NDJSON and JSON-LD exports"
+)
+_KEPT_BY_GOOGLE = Absent("Google's markup has no place for it: a page update keeps it")
+_APPEARANCE_DETAIL = Absent(
+    "Google shows an appearance by its URL only: the rest is kept with the appearance"
+)
+# Where a Google page holds each of its reviews.
+GOOGLE_MARKUP = "claimReviewMarkups[]"
+
+
+def _appearance(
+    native: str, *, jsonld: str, url_csv: str | Absent, url_google: str
+) -> tuple[Field, ...]:
+    """The fields of an appearance of the claim (each of them, or the first one)."""
+    return (
+        Field(
+            f"{native}.url", jsonld=f"{jsonld}.url", csv=url_csv, google=url_google, csv_join=" "
+        ),
+        Field(
+            f"{native}.date_published",
+            jsonld=f"{jsonld}.datePublished",
+            csv=_CSV_SUMMARY,
+            google=_APPEARANCE_DETAIL,
+        ),
+        Field(
+            f"{native}.archived_at",
+            jsonld=f"{jsonld}.archivedAt",
+            csv=_CSV_SUMMARY,
+            google=_APPEARANCE_DETAIL,
+        ),
+        Field(
+            f"{native}.platform",
+            jsonld=f"{jsonld}.publisher.name",
+            csv=_CSV_SUMMARY,
+            google=_APPEARANCE_DETAIL,
+        ),
+    )
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "publisher",
+        jsonld=Absent("markup shows the publisher's organisation (PUBLISHER_CARD), not its slug"),
+        csv="publisher",
+        google=Absent("a page shows the publisher's card as claimReviewAuthor; the key decides"),
+    ),
+    Field(
+        "external_id",
+        jsonld=Absent("the CMS's own key: " + _NOT_MARKUP),
+        csv=_CSV_SUMMARY,
+        google=_KEPT_BY_GOOGLE,
+    ),
+    Field(
+        "status",
+        jsonld=Absent("only published reviews are markup (a retracted one is a tombstone)"),
+        csv="status",
+        google=Absent("a page holds published markup: writing one publishes it"),
+    ),
+    Field("url", jsonld="url", csv="url", google=f"{GOOGLE_MARKUP}.url", required=True),
+    Field("headline", jsonld="headline", csv="headline", google=_KEPT_BY_GOOGLE),
+    Field(
+        "claim_reviewed",
+        jsonld="claimReviewed",
+        csv="claim_reviewed",
+        google=f"{GOOGLE_MARKUP}.claimReviewed",
+    ),
+    Field("language", jsonld="inLanguage", csv="language", google=_KEPT_BY_GOOGLE),
+    Field(
+        "language_source",
+        jsonld=Absent("how the service came by the language: " + _NOT_MARKUP),
+        csv=_CSV_SUMMARY,
+        google=_KEPT_BY_GOOGLE,
+    ),
+    Field("date_published", jsonld="datePublished", csv="date_published", google="publishDate"),
+    Field(
+        "rating.value",
+        jsonld="reviewRating.ratingValue",
+        csv="rating_value",
+        google=f"{GOOGLE_MARKUP}.rating.ratingValue",
+    ),
+    Field(
+        "rating.best",
+        jsonld="reviewRating.bestRating",
+        csv="rating_best",
+        google=f"{GOOGLE_MARKUP}.rating.bestRating",
+    ),
+    Field(
+        "rating.worst",
+        jsonld="reviewRating.worstRating",
+        csv="rating_worst",
+        google=f"{GOOGLE_MARKUP}.rating.worstRating",
+    ),
+    Field(
+        "rating.label",
+        jsonld="reviewRating.alternateName",
+        csv="rating_label",
+        google=f"{GOOGLE_MARKUP}.rating.textualRating",
+    ),
+    Field(
+        "rating.explanation",
+        jsonld="reviewRating.ratingExplanation",
+        csv="rating_explanation",
+        google=f"{GOOGLE_MARKUP}.rating.ratingExplanation",
+    ),
+    Field(
+        "rating.image",
+        jsonld="reviewRating.image",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.rating.imageUrl",
+    ),
+    Field(
+        "claim.author.type",
+        jsonld="itemReviewed.author.@type",
+        csv="claimant_type",
+        google=Absent("Google's claimAuthor has no type: kept, and Person when a jobTitle is sent"),
+    ),
+    Field(
+        "claim.author.name",
+        jsonld="itemReviewed.author.name",
+        csv="claimant",
+        google=f"{GOOGLE_MARKUP}.claimAuthor.name",
+    ),
+    Field(
+        "claim.author.job_title",
+        jsonld="itemReviewed.author.jobTitle",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.claimAuthor.jobTitle",
+    ),
+    # Google shows the first link only; a page update keeps the others behind it.
+    Field(
+        "claim.author.same_as[]",
+        jsonld="itemReviewed.author.sameAs[]",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.claimAuthor.sameAs",
+    ),
+    Field(
+        "claim.author.image",
+        jsonld="itemReviewed.author.image",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.claimAuthor.imageUrl",
+    ),
+    Field(
+        "claim.date",
+        jsonld="itemReviewed.datePublished",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.claimDate",
+    ),
+    *_appearance(
+        "claim.appearances[]",
+        jsonld="itemReviewed.appearance[]",
+        url_csv="appearance_urls",
+        url_google=f"{GOOGLE_MARKUP}.claimAppearances[]",
+    ),
+    *_appearance(
+        "claim.first_appearance",
+        jsonld="itemReviewed.firstAppearance",
+        url_csv=_CSV_SUMMARY,
+        url_google=f"{GOOGLE_MARKUP}.claimFirstAppearance",
+    ),
+    Field(
+        "claim.location",
+        jsonld="itemReviewed.contentLocation.name",
+        csv=_CSV_SUMMARY,
+        google=f"{GOOGLE_MARKUP}.claimLocation",
+    ),
+    Field(
+        "authors[].name",
+        jsonld="creator[].name",
+        csv=_CSV_SUMMARY,
+        google=_KEPT_BY_GOOGLE,
+        required=True,
+    ),
+    Field("authors[].url", jsonld="creator[].url", csv=_CSV_SUMMARY, google=_KEPT_BY_GOOGLE),
+    Field("image", jsonld="image", csv=_CSV_SUMMARY, google=_KEPT_BY_GOOGLE),
+    Field("tags[]", jsonld="keywords[]", csv="tags", google=_KEPT_BY_GOOGLE),
+    Field(
+        "corrections[].date",
+        jsonld="correction[].datePublished",
+        csv=_CSV_SUMMARY,
+        google=_KEPT_BY_GOOGLE,
+        required=True,
+    ),
+    Field(
+        "corrections[].text",
+        jsonld="correction[].text",
+        csv=_CSV_SUMMARY,
+        google=_KEPT_BY_GOOGLE,
+        required=True,
+    ),
+)
+
+# The publisher as the JSON-LD shows it (``author``, an Organization): not a field of the review
+# but of its publisher, listed so that findings on it point at the publisher's fields.
+PUBLISHER_CARD: tuple[tuple[str, str], ...] = (
+    ("publisher.name", "author.name"),
+    ("publisher.url", "author.url"),
+    ("publisher.logo", "author.logo"),
+    ("publisher.same_as[]", "author.sameAs[]"),
+)
+
+
+def steps(path: str) -> tuple[str, ...]:
+    """A path's keys, without list marks: ``claim.appearances[].url`` -> claim, appearances, url."""
+    return tuple(step.removesuffix("[]") for step in path.split("."))
+
+
+def pick(node: Any, path: str) -> list[Any]:
+    """Every value at ``path`` in ``node``, in order: one at most, unless the path goes
+    through a list (``[]``). Missing keys, nulls and values of the wrong shape are skipped."""
+    found = [node]
+    for step in path.split("."):
+        key = step.removesuffix("[]")
+        found = [
+            item[key] for item in found if isinstance(item, dict) and item.get(key) is not None
+        ]
+        if step.endswith("[]"):
+            found = [value for items in found if isinstance(items, list) for value in items]
+    return found
+
+
+def getter(path: str) -> Callable[[dict[str, Any]], Any]:
+    """``pick`` compiled for one path of a stored document: the value or ``None``, or for a path
+    through a list, the list of values. The CSV export calls it for every cell of every row."""
+    if "[]" in path:
+        return partial(pick, path=path)
+    keys = steps(path)
+    if len(keys) == 1:
+        return operator.methodcaller("get", keys[0])
+
+    def get(document: dict[str, Any]) -> Any:
+        value: Any = document
+        for key in keys:
+            value = value.get(key)
+            if value is None:
+                return None
+        return value
+
+    return get
+
+
+def absent_from(shape: Shape, under: str = "") -> tuple[str, ...]:
+    """The keys directly under the native object ``under`` whose every field ``shape`` has no
+    place for, in table order: what a write through ``shape`` leaves as it was."""
+    return _absent_from(shape, steps(under) if under else ())
+
+
+@lru_cache
+def _absent_from(shape: Shape, prefix: tuple[str, ...]) -> tuple[str, ...]:
+    shown: set[str] = set()
+    keys: dict[str, None] = {}
+    for field, path in _under(prefix):
+        key = path[len(prefix)]
+        keys[key] = None
+        if field.place(shape) is not None:
+            shown.add(key)
+    return tuple(key for key in keys if key not in shown)
+
+
+def _under(prefix: tuple[str, ...]) -> Iterator[tuple[Field, tuple[str, ...]]]:
+    for field in FIELDS:
+        path = steps(field.native)
+        if len(path) > len(prefix) and path[: len(prefix)] == prefix:
+            yield field, path
