@@ -1,42 +1,46 @@
 """Every field of a claim review, declared once, with its place in each shape a review takes.
 
-A review is written and read through several doors: native JSON (``app.native``), ClaimReview
-JSON-LD (rendered by ``app.jsonld``, read back by ``app.claimreview_reader``; it is also what the
-feed, the NDJSON and JSON-LD exports and webhooks carry), the CSV export (``app.syndication``)
-and Google's v1alpha1 pages (``app.google_compat``). Each `Field` names its value in every shape,
-or says with `Absent` why that shape by design has no place for it. The mappings are derived
-from this table, or tested against it where deriving would make them worse (the renderer and
-the reader are plain code that is read far more often than it changes):
+A review goes in and out through several doors: native JSON (``app.native``); ClaimReview
+JSON-LD, rendered by ``app.jsonld`` and read back by ``app.claimreview_reader`` (the reads, the
+feed, the NDJSON and JSON-LD exports and webhooks all carry the rendered bytes); the CSV export
+(``app.syndication``); and Google's v1alpha1 pages (``app.google_compat``). Each `Field` names
+its value in every shape, or says with `Absent` why a shape by design has no place for it.
+Paths are dotted, ``[]`` standing for each item of a list (``claim.appearances[].url``); a
+Google path is inside a ``ClaimReviewMarkupPage``.
 
-    derived from FIELDS    jsonld.native_pointer (findings on JSON-LD -> native fields),
-                           the CSV export's cells, what a Google page update keeps
-                           (google_compat._KEPT_FIELDS and the kept parts of a rating and a
-                           claim), google_compat.google_field (native fields -> Google names)
-    tested against it      ReviewIn, ReviewPublic, both JSON Schemas, jsonld.render,
-                           claimreview_reader.to_native, google_compat.markup_of and
-                           to_document, syndication.CSV_COLUMNS (tests/test_fields.py), and
-                           every door over HTTP on a real database (tests/api/test_field_doors.py)
+The other mappings are derived from this table, or tested against it where deriving would make
+them worse (the renderer and the reader are plain code read far more often than changed, and
+the import's hot path is hand-tuned):
 
-Paths are dotted; ``[]`` stands for each item of a list: ``claim.appearances[].url``. A Google
-path is inside a ``ClaimReviewMarkupPage``.
+    derived        jsonld.native_pointer (findings on the JSON-LD -> native fields), the CSV
+                   export's cells, what a Google page update keeps (google_compat._KEPT_FIELDS
+                   and the kept parts of a rating and a claimant), google_compat.google_field
+    tested         ReviewIn, ReviewPublic, both JSON Schemas, jsonld.render,
+                   claimreview_reader.to_native, normalise.localise, google_compat.page_of and
+                   to_document, syndication.CSV_COLUMNS (tests/test_fields.py); every door
+                   over HTTP on a real database (tests/api/test_field_doors.py)
 
-Adding an optional field
-    1. Add a `Field` to FIELDS: its native path, and its JSON-LD path, CSV column and Google
-       path, or an `Absent` saying why a shape has no place for it.
-    2. Add it to the pydantic model in ``app/native.py`` (ReviewIn; ReviewPublic when it is
-       top-level) and run ``scripts/export_schemas.py``.
-    3. Render it in ``app/jsonld.py``, read it back in ``app/claimreview_reader.py`` and add
-       it to ``schemas/claimreview-jsonld.schema.json``.
-    4. A CSV column: append it to the end of ``syndication.CSV_COLUMNS`` (never in between:
-       partners read columns by position) and to the README's list. A Google field: show it in
-       ``google_compat.markup_of`` and read it in ``to_document``; a field Google has no place
-       for is kept by page updates with no code.
-    5. Give it a distinctive value in ``tests/every_field.py`` and in ``EVERY_FIELD`` of
-       ``tests/test_schemas.py``. The tests of step 0 then walk it through every door.
+Adding an optional field (each step is held by a test that fails until it is done)
+    1. Add a `Field` to FIELDS: its native path; its JSON-LD path, CSV column and Google path,
+       or an `Absent` saying why that shape has no place for it; ``date=True`` for a date.
+    2. Add it to ``app/native.py`` (ReviewIn, and ReviewPublic for a top-level field), then
+       run ``python scripts/export_schemas.py`` (``schemas/native-review.schema.json``).
+    3. Render it in ``app/jsonld.py``, read it back in ``app/claimreview_reader.py`` and
+       describe it in ``schemas/claimreview-jsonld.schema.json``.
+    4. Set it to a value of its own in ``tests/every_field.py`` and in ``EVERY_FIELD`` of
+       ``tests/test_schemas.py``.
+    5. Only if it has a CSV column: append the column to ``syndication.CSV_COLUMNS`` (at the
+       end: partners read columns by position) and to the README's list of columns. Only if
+       Google shows it: map it in ``google_compat`` (the markup model, ``markup_of``,
+       ``to_document``); a field Google has no place for is kept by page updates with no
+       code. Only if it is a date: add it to ``normalise.localise``.
+
+That is eight files for a field of the native JSON and the JSON-LD alone; a CSV column adds two
+(``app/syndication.py``, ``README.md``), a Google field or a date one each.
 """
 
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache, partial
 from typing import Any, Literal
@@ -62,6 +66,8 @@ class Field:
     google: str | Absent
     # Required within the object that holds it (url in a review, text in a correction).
     required: bool = False
+    # An ISO 8601 date or date-time: markup's times without a zone are read in the publisher's.
+    date: bool = False
     # How the items of a list share one CSV cell.
     csv_join: str = "; "
 
@@ -97,6 +103,7 @@ def _appearance(
             jsonld=f"{jsonld}.datePublished",
             csv=_CSV_SUMMARY,
             google=_APPEARANCE_DETAIL,
+            date=True,
         ),
         Field(
             f"{native}.archived_at",
@@ -147,7 +154,13 @@ FIELDS: tuple[Field, ...] = (
         csv=_CSV_SUMMARY,
         google=_KEPT_BY_GOOGLE,
     ),
-    Field("date_published", jsonld="datePublished", csv="date_published", google="publishDate"),
+    Field(
+        "date_published",
+        jsonld="datePublished",
+        csv="date_published",
+        google="publishDate",
+        date=True,
+    ),
     Field(
         "rating.value",
         jsonld="reviewRating.ratingValue",
@@ -220,6 +233,7 @@ FIELDS: tuple[Field, ...] = (
         jsonld="itemReviewed.datePublished",
         csv=_CSV_SUMMARY,
         google=f"{GOOGLE_MARKUP}.claimDate",
+        date=True,
     ),
     *_appearance(
         "claim.appearances[]",
@@ -255,6 +269,7 @@ FIELDS: tuple[Field, ...] = (
         csv=_CSV_SUMMARY,
         google=_KEPT_BY_GOOGLE,
         required=True,
+        date=True,
     ),
     Field(
         "corrections[].text",
@@ -284,14 +299,16 @@ def pick(node: Any, path: str) -> list[Any]:
     """Every value at ``path`` in ``node``, in order: one at most, unless the path goes
     through a list (``[]``). Missing keys, nulls and values of the wrong shape are skipped."""
     found = [node]
-    for step in path.split("."):
-        key = step.removesuffix("[]")
-        found = [
-            item[key] for item in found if isinstance(item, dict) and item.get(key) is not None
-        ]
-        if step.endswith("[]"):
-            found = [value for items in found if isinstance(items, list) for value in items]
+    for key, is_list in _parsed(path):
+        found = [item[key] for item in found if type(item) is dict and item.get(key) is not None]
+        if is_list:
+            found = [value for items in found if type(items) is list for value in items]
     return found
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split("."))
 
 
 def getter(path: str) -> Callable[[dict[str, Any]], Any]:
@@ -314,26 +331,15 @@ def getter(path: str) -> Callable[[dict[str, Any]], Any]:
     return get
 
 
+@lru_cache
 def absent_from(shape: Shape, under: str = "") -> tuple[str, ...]:
     """The keys directly under the native object ``under`` whose every field ``shape`` has no
     place for, in table order: what a write through ``shape`` leaves as it was."""
-    return _absent_from(shape, steps(under) if under else ())
-
-
-@lru_cache
-def _absent_from(shape: Shape, prefix: tuple[str, ...]) -> tuple[str, ...]:
-    shown: set[str] = set()
-    keys: dict[str, None] = {}
-    for field, path in _under(prefix):
-        key = path[len(prefix)]
-        keys[key] = None
-        if field.place(shape) is not None:
-            shown.add(key)
-    return tuple(key for key in keys if key not in shown)
-
-
-def _under(prefix: tuple[str, ...]) -> Iterator[tuple[Field, tuple[str, ...]]]:
+    prefix = steps(under) if under else ()
+    keys: dict[str, bool] = {}
     for field in FIELDS:
         path = steps(field.native)
         if len(path) > len(prefix) and path[: len(prefix)] == prefix:
-            yield field, path
+            key = path[len(prefix)]
+            keys[key] = keys.get(key, False) or field.place(shape) is not None
+    return tuple(key for key, shown in keys.items() if not shown)

@@ -1,13 +1,14 @@
 """The field table (app/fields.py) against the models, schemas and mappings it describes; the
 doors over HTTP are walked in tests/api/test_field_doors.py."""
 
+import copy
 import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from app import google_compat
+from app import google_compat, normalise
 from app.claimreview_reader import to_native
 from app.fields import FIELDS, GOOGLE_MARKUP, PUBLISHER_CARD, Absent, absent_from, pick
 from app.jsonld import native_pointer, render
@@ -70,10 +71,10 @@ def rendered() -> dict[str, Any]:
     )
 
 
-def schema_fields(schema: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """The paths of a JSON Schema's values (``[]``: an array's items; constants left out), and
-    of those that are required in their object."""
-    found: set[str] = set()
+def schema_fields(schema: dict[str, Any]) -> tuple[dict[str, list[Any]], set[str]]:
+    """The paths of a JSON Schema's values (``[]``: an array's items; constants left out), each
+    with the schemas it may have, and the paths that are required in their object."""
+    found: dict[str, list[Any]] = {}
     required: set[str] = set()
 
     def walk(node: dict[str, Any], path: str) -> None:
@@ -91,10 +92,10 @@ def schema_fields(schema: dict[str, Any]) -> tuple[set[str], set[str]]:
         elif "items" in node:
             walk(node["items"], path + "[]")
         else:
-            found.add(path)
+            found.setdefault(path, []).append(node)
 
     walk(schema, "")
-    return found, required & found
+    return found, required & set(found)
 
 
 def load(name: str) -> Any:
@@ -142,9 +143,11 @@ def test_table_names_each_field_once_and_says_why_a_shape_lacks_one():
 )
 def test_native_model_and_schema_hold_the_fields_of_the_table(schema):
     found, required = schema_fields(schema)
+    dates = {path for path, types in found.items() if types[0].get("description") == "ISO 8601"}
 
-    assert found == {field.native for field in FIELDS}
+    assert set(found) == {field.native for field in FIELDS}
     assert required == {field.native for field in FIELDS if field.required}
+    assert dates == {field.native for field in FIELDS if field.date}
 
 
 def test_review_public_holds_the_fields_of_the_table_and_the_server_fields():
@@ -159,7 +162,7 @@ def test_jsonld_schema_holds_every_jsonld_path_of_the_table():
     found, _ = schema_fields(load("claimreview-jsonld.schema.json"))
     paths = {field.jsonld for field in FIELDS if isinstance(field.jsonld, str)}
 
-    assert found == paths | {jsonld for _native, jsonld in PUBLISHER_CARD} | SERVER_JSONLD
+    assert set(found) == paths | {jsonld for _native, jsonld in PUBLISHER_CARD} | SERVER_JSONLD
 
 
 def test_every_field_review_sets_every_field():
@@ -176,6 +179,21 @@ def test_reader_reads_every_jsonld_path_back_into_its_field():
 
     assert misplaced("to_native", read, shape=None, through="jsonld") == []
     assert set(read) == {top(field.native) for field in FIELDS if field.place("jsonld")}
+
+
+def test_localise_reads_every_date_field_in_the_publishers_time_zone():
+    native = copy.deepcopy(REVIEW)
+    dates = [field.native for field in FIELDS if field.date]
+    for path in dates:
+        parent, _, key = path.rpartition(".")
+        for holder in pick(native, parent) if parent else [native]:
+            holder[key] = "2024-05-02T10:00:00"
+
+    normalise.localise(native, "Europe/Paris")
+
+    assert {path: pick(native, path) for path in dates} == {
+        path: ["2024-05-02T08:00:00Z"] * len(pick(REVIEW, path)) for path in dates
+    }
 
 
 def test_native_pointer_leads_every_jsonld_path_to_its_field():

@@ -98,6 +98,28 @@ def native_list(walk: Walk) -> list[str]:
     return misplaced("GET /v1/claim-reviews", item, shape=None)
 
 
+def native_patch(walk: Walk) -> list[str]:
+    """A change to one field merges into the stored review: the others stay as they were."""
+    headline = "Fieldtown kept its bridge"
+    path = f"/v1/claim-reviews/{walk.review_id}"
+    response = walk.client.patch(path, json={"headline": headline}, headers=walk.writer)
+    assert response.status_code == 200, response.text
+    expected = REVIEW | {"headline": headline}
+    return misplaced(
+        "PATCH /v1/claim-reviews/{id}", walk.native(walk.review_id), shape=None, expected=expected
+    )
+
+
+def revision(walk: Walk) -> list[str]:
+    snapshot = walk.get(f"/v1/claim-reviews/{walk.review_id}/revisions/1").json()
+    # A revision's document is the review's own; the publisher is the review's.
+    document = {"publisher": walk.created["publisher"], **snapshot["document"]}
+    return [
+        *misplaced("GET /v1/claim-reviews/{id}/revisions/1", document, shape=None),
+        *misplaced("GET /v1/claim-reviews/{id}/revisions/1", snapshot["jsonld"], shape="jsonld"),
+    ]
+
+
 # JSON-LD out: stored bytes, served by every read, export, feed and webhook
 
 
@@ -214,6 +236,8 @@ DOORS: list[Callable[[Walk], list[str]]] = [
     native_post,
     native_get,
     native_list,
+    native_patch,
+    revision,
     jsonld_get,
     jsonld_list,
     feed,
