@@ -13,8 +13,8 @@ them worse (the renderer and the reader are plain code read far more often than 
 the import's hot path is hand-tuned):
 
     derived        jsonld.native_pointer (findings on the JSON-LD -> native fields), the CSV
-                   export's cells, what a Google page update keeps (google_compat._KEPT_FIELDS
-                   and the kept parts of a rating and a claimant), google_compat.google_field
+                   export's cells, what a Google page update keeps (google_compat._kept: of the
+                   review, its rating, claim and claimant), google_compat.google_field
     tested         ReviewIn, ReviewPublic, both JSON Schemas, jsonld.render,
                    claimreview_reader.to_native, normalise.localise, google_compat.page_of and
                    to_document, syndication.CSV_COLUMNS (tests/test_fields.py); every door
@@ -79,8 +79,8 @@ class Field:
 
 _NOT_MARKUP = "how the service keeps the review, not what the ClaimReview says"
 _CSV_SUMMARY = Absent(
-    "the CSV is a one-row summary for spreadsheets with the README's columns; every field is "
-    "in the NDJSON and JSON-LD exports"
+    "the CSV is a one-row summary for spreadsheets, in the README's columns; the NDJSON and "
+    "JSON-LD exports carry the whole markup"
 )
 _KEPT_BY_GOOGLE = Absent("Google's markup has no place for it: a page update keeps it")
 _APPEARANCE_DETAIL = Absent(

@@ -43,8 +43,6 @@ MAX_MARKUPS = 100
 _PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Native fields with no counterpart in Google's markup: an update through Google's shape keeps them.
-_KEPT_FIELDS = fields.absent_from("google")
 
 
 # Google's shapes (request bodies and, for the OpenAPI document, responses)
@@ -326,7 +324,8 @@ def to_document(
 
 
 def _kept(before: dict[str, Any], *, under: str) -> dict[str, Any]:
-    """What ``before``, the object at native path ``under``, holds that Google cannot show."""
+    """What ``before``, the object at native path ``under``, holds that Google's markup has no
+    place for: an update through Google's shape keeps it."""
     return {key: before[key] for key in fields.absent_from("google", under) if key in before}
 
 
@@ -536,7 +535,7 @@ def _google_names() -> dict[str, str]:
             shown.setdefault("/".join(native[:length]), []).append(fields.steps(google))
     names = {}
     for native_path, paths in shown.items():
-        common = os.path.commonprefix(paths)
+        common = os.path.commonprefix(paths)  # of tuples of keys, not of strings
         if common:
             names[native_path] = ".".join(common)
     return names

@@ -10,12 +10,12 @@ import pytest
 
 from app import google_compat, normalise
 from app.claimreview_reader import to_native
-from app.fields import FIELDS, GOOGLE_MARKUP, PUBLISHER_CARD, Absent, absent_from, pick
+from app.fields import FIELDS, PUBLISHER_CARD, Absent, absent_from, pick
 from app.jsonld import native_pointer, render
 from app.native import ReviewIn, ReviewPublic
 from app.syndication import CSV_COLUMNS
 from tests.conftest import REPO
-from tests.every_field import PUBLISHER, REVIEW, misplaced, shown, unset_fields
+from tests.every_field import PUBLISHER, REVIEW, misplaced, unset_fields
 
 SCHEMAS = REPO / "schemas"
 # What ReviewPublic adds to a review: the server keeps these.
@@ -236,17 +236,3 @@ def test_google_update_keeps_the_fields_google_has_no_place_for():
     assert kept.isdisjoint({"url", "claim_reviewed", "date_published", "rating", "claim"})
     assert absent_from("google", "claim.author") == ("type",)
     assert absent_from("google", "rating") == ()
-
-
-def test_google_paths_lie_in_a_page_or_its_markups():
-    for field in FIELDS:
-        google = field.place("google")
-        if google is not None and not google.startswith(GOOGLE_MARKUP + "."):
-            assert google in {"publishDate"}, field.native
-
-
-def test_shown_takes_the_first_item_where_a_shape_holds_one_value():
-    [same_as] = [field for field in FIELDS if field.native == "claim.author.same_as[]"]
-
-    assert shown(same_as, "claimAuthor.sameAs", REVIEW) == pick(REVIEW, same_as.native)[:1]
-    assert shown(same_as, "itemReviewed.author.sameAs[]", REVIEW) == pick(REVIEW, same_as.native)
