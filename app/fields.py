@@ -10,15 +10,15 @@ Google path is inside a ``ClaimReviewMarkupPage``.
 
 The other mappings are derived from this table, or tested against it where deriving would make
 them worse (the renderer and the reader are plain code read far more often than changed, and
-the import's hot path is hand-tuned):
+the import's and the CSV export's loops are hand-tuned):
 
-    derived        jsonld.native_pointer (findings on the JSON-LD -> native fields), the CSV
-                   export's cells, what a Google page update keeps (google_compat._kept: of the
-                   review, its rating, claim and claimant), google_compat.google_field
+    derived        jsonld.native_pointer (findings on the JSON-LD -> native fields), what a
+                   Google page update keeps (google_compat._kept: of the review, its rating,
+                   claim and claimant), google_compat.google_field (native -> Google names)
     tested         ReviewIn, ReviewPublic, both JSON Schemas, jsonld.render,
                    claimreview_reader.to_native, normalise.localise, google_compat.page_of and
-                   to_document, syndication.CSV_COLUMNS (tests/test_fields.py); every door
-                   over HTTP on a real database (tests/api/test_field_doors.py)
+                   to_document, syndication.CSV_COLUMNS and its cells (tests/test_fields.py);
+                   every door over HTTP on a real database (tests/api/test_field_doors.py)
 
 Adding an optional field (each step is held by a test that fails until it is done)
     1. Add a `Field` to FIELDS: its native path; its JSON-LD path, CSV column and Google path,
@@ -30,7 +30,8 @@ Adding an optional field (each step is held by a test that fails until it is don
     4. Set it to a value of its own in ``tests/every_field.py`` and in ``EVERY_FIELD`` of
        ``tests/test_schemas.py``.
     5. Only if it has a CSV column: append the column to ``syndication.CSV_COLUMNS`` (at the
-       end: partners read columns by position) and to the README's list of columns. Only if
+       end: partners read columns by position), fill it in ``syndication._csv_values`` and
+       add it to the README's list of columns. Only if
        Google shows it: map it in ``google_compat`` (the markup model, ``markup_of``,
        ``to_document``); a field Google has no place for is kept by page updates with no
        code. Only if it is a date: add it to ``normalise.localise``.
@@ -39,10 +40,8 @@ That is eight files for a field of the native JSON and the JSON-LD alone; a CSV 
 (``app/syndication.py``, ``README.md``), a Google field or a date one each.
 """
 
-import operator
-from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, Literal
 
 Shape = Literal["jsonld", "csv", "google"]
@@ -309,26 +308,6 @@ def pick(node: Any, path: str) -> list[Any]:
 @lru_cache(maxsize=256)
 def _parsed(path: str) -> tuple[tuple[str, bool], ...]:
     return tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split("."))
-
-
-def getter(path: str) -> Callable[[dict[str, Any]], Any]:
-    """``pick`` compiled for one path of a stored document: the value or ``None``, or for a path
-    through a list, the list of values. The CSV export calls it for every cell of every row."""
-    if "[]" in path:
-        return partial(pick, path=path)
-    keys = steps(path)
-    if len(keys) == 1:
-        return operator.methodcaller("get", keys[0])
-
-    def get(document: dict[str, Any]) -> Any:
-        value: Any = document
-        for key in keys:
-            value = value.get(key)
-            if value is None:
-                return None
-        return value
-
-    return get
 
 
 @lru_cache

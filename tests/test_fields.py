@@ -2,13 +2,17 @@
 doors over HTTP are walked in tests/api/test_field_doors.py."""
 
 import copy
+import csv
+import io
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
-from app import google_compat, normalise
+from app import google_compat, normalise, syndication
 from app.claimreview_reader import to_native
 from app.fields import FIELDS, PUBLISHER_CARD, Absent, absent_from, pick
 from app.jsonld import native_pointer, render
@@ -209,6 +213,22 @@ def test_csv_columns_are_those_of_the_table_with_new_ones_at_the_end():
     assert CSV_COLUMNS[: len(V1_CSV_COLUMNS)] == V1_CSV_COLUMNS
     assert set(CSV_COLUMNS) == columns | CSV_SERVER_COLUMNS
     assert len(CSV_COLUMNS) == len(set(CSV_COLUMNS))
+
+
+def test_csv_row_has_every_field_in_its_column():
+    moment = datetime(2024, 5, 5, 10, tzinfo=UTC)
+    stored = orjson.dumps(document())
+    row = ("pk", "r1", "published", REVIEW["url"], moment, moment, None, b"{}", stored)
+    text = syndication.export_rows(
+        [(*row, "polygraph", "mostly_false")],
+        format="csv",
+        shape="csv",
+        base_url="http://127.0.0.1:8000",
+        first=True,
+    )
+    [cells] = csv.reader(io.StringIO(text.decode()))
+
+    assert misplaced("CSV", dict(zip(CSV_COLUMNS, cells, strict=True)), shape="csv") == []
 
 
 def test_google_page_shows_every_field_at_its_google_path():
