@@ -42,7 +42,7 @@ That is eight files for a field of the native JSON and the JSON-LD alone; a CSV 
 
 from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 Shape = Literal["jsonld", "csv", "google"]
 
@@ -292,22 +292,6 @@ PUBLISHER_CARD: tuple[tuple[str, str], ...] = (
 def steps(path: str) -> tuple[str, ...]:
     """A path's keys, without list marks: ``claim.appearances[].url`` -> claim, appearances, url."""
     return tuple(step.removesuffix("[]") for step in path.split("."))
-
-
-def pick(node: Any, path: str) -> list[Any]:
-    """Every value at ``path`` in ``node``, in order: one at most, unless the path goes
-    through a list (``[]``). Missing keys, nulls and values of the wrong shape are skipped."""
-    found = [node]
-    for key, is_list in _parsed(path):
-        found = [item[key] for item in found if type(item) is dict and item.get(key) is not None]
-        if is_list:
-            found = [value for items in found if type(items) is list for value in items]
-    return found
-
-
-@lru_cache(maxsize=256)
-def _parsed(path: str) -> tuple[tuple[str, bool], ...]:
-    return tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split("."))
 
 
 @lru_cache

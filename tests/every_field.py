@@ -8,7 +8,7 @@ can show. Lists have two items, so an item dropped or swapped is seen.
 
 from typing import Any
 
-from app.fields import FIELDS, PUBLISHER_CARD, Field, Shape, pick
+from app.fields import FIELDS, PUBLISHER_CARD, Field, Shape
 
 # The publisher (polygraph, the seed publisher) with every field its card shows.
 PUBLISHER = {
@@ -83,6 +83,20 @@ REVIEW: dict[str, Any] = {
         {"date": "2024-05-04T08:00:00Z", "text": "Added the contract date."},
     ],
 }
+
+
+def pick(node: Any, path: str) -> list[Any]:
+    """Every value at ``path`` (an app.fields path) in ``node``, in order: one at most, unless
+    the path goes through a list. Missing keys, nulls and values of the wrong shape are skipped."""
+    found = [node]
+    for step in path.split("."):
+        key = step.removesuffix("[]")
+        found = [
+            item[key] for item in found if isinstance(item, dict) and item.get(key) is not None
+        ]
+        if step.endswith("[]"):
+            found = [value for items in found if isinstance(items, list) for value in items]
+    return found
 
 
 def unset_fields(review: dict[str, Any]) -> list[str]:

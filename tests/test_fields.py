@@ -14,12 +14,12 @@ import pytest
 
 from app import google_compat, normalise, syndication
 from app.claimreview_reader import to_native
-from app.fields import FIELDS, PUBLISHER_CARD, Absent, absent_from, pick
+from app.fields import FIELDS, PUBLISHER_CARD, Absent, absent_from
 from app.jsonld import native_pointer, render
 from app.native import ReviewIn, ReviewPublic
 from app.syndication import CSV_COLUMNS
 from tests.conftest import REPO
-from tests.every_field import PUBLISHER, REVIEW, misplaced, unset_fields
+from tests.every_field import PUBLISHER, REVIEW, misplaced, pick, unset_fields
 
 SCHEMAS = REPO / "schemas"
 # What ReviewPublic adds to a review: the server keeps these.
