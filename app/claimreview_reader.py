@@ -8,7 +8,8 @@ anything absent stays absent, and values it cannot make sense of are passed on u
 `app.native` validation reports them against the field they were sent in.
 
 Ignored: ``@id`` and ``dateModified`` (the server keeps them), ``author`` (the publisher, which
-the service decides) and every property with no native counterpart.
+the service decides) and every property with no native counterpart. tests/test_fields.py holds
+it to `app.fields`: every field with a JSON-LD path is read back into its native path.
 """
 
 import re

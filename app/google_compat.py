@@ -10,23 +10,12 @@ review ``url`` without its ``#anchor``); each review is one ``ClaimReviewMarkup`
     publishDate          date_published of every markup on the page
     claimReviewAuthor    the publisher's name and logo                 (output; keys decide it)
     versionId            hash of the page's sorted (review id, version) pairs     (output)
-    claimReviewMarkups[] one review each:
-      url                  url (pageUrl, or pageUrl#anchor)
-      claimReviewed        claim_reviewed
-      claimDate            claim.date
-      claimLocation        claim.location
-      claimFirstAppearance claim.first_appearance.url
-      claimAppearances[]   claim.appearances[].url
-      claimAuthor          claim.author: name, jobTitle -> job_title, imageUrl -> image,
-                           sameAs -> same_as[0]
-      rating               rating: textualRating -> label, ratingValue -> value,
-                           bestRating -> best, worstRating -> worst,
-                           ratingExplanation -> explanation, imageUrl -> image
+    claimReviewMarkups[] one review each: the fields with a ``google`` path in app.fields
 
 Google's shape holds less than a native review. Writing through it replaces what it can show and
-keeps what it cannot: headline, tags, authors, image, corrections, language, external_id, an
-appearance's date/archive/platform, a claimant's type and further sameAs links, and rating
-numbers that are not whole int32 values (those are kept while the update leaves the field out).
+keeps what it cannot: every field whose ``google`` place in app.fields is ``Absent``, the links of
+a claimant's ``sameAs`` after the first, and rating numbers that are not whole int32 values
+(those are kept while the update leaves the field out).
 
 ``claims:search`` answers from the stored ClaimReview JSON-LD (``claim_from_jsonld``): one
 Google ``Claim`` per review, with that review as its only ``claimReview``.
@@ -35,6 +24,7 @@ Google ``Claim`` per review, with that review as its only ``claimReview``.
 import base64
 import binascii
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
@@ -43,7 +33,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from app import normalise
+from app import fields, normalise
 from app.errors import BadRequest
 from app.native import check_http_url, prune
 from app.reviews import article_url, markup_source
@@ -53,17 +43,6 @@ MAX_MARKUPS = 100
 _PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Native fields with no counterpart in Google's markup: an update through Google's shape keeps them.
-_KEPT_FIELDS = (
-    "external_id",
-    "headline",
-    "language",
-    "language_source",
-    "authors",
-    "image",
-    "tags",
-    "corrections",
-)
 
 
 # Google's shapes (request bodies and, for the OpenAPI document, responses)
@@ -329,7 +308,7 @@ def to_document(
     the normaliser reads markup's (``2020-06-23 20:02`` in the publisher's ``time_zone``).
     """
     before = previous or {}
-    document: dict[str, Any] = {key: before[key] for key in _KEPT_FIELDS if key in before}
+    document = _kept(before, under="")
     document.update(
         status="published",
         url=url,
@@ -344,9 +323,15 @@ def to_document(
     return prune(document)
 
 
+def _kept(before: dict[str, Any], *, under: str) -> dict[str, Any]:
+    """What ``before``, the object at native path ``under``, holds that Google's markup has no
+    place for: an update through Google's shape keeps it."""
+    return {key: before[key] for key in fields.absent_from("google", under) if key in before}
+
+
 def _rating(rating: GoogleClaimRating | None, before: dict[str, Any]) -> dict[str, Any]:
     given = rating or GoogleClaimRating()
-    native: dict[str, Any] = {
+    native = _kept(before, under="rating") | {
         "label": given.textual_rating,
         "explanation": given.rating_explanation,
         "image": given.image_url,
@@ -376,7 +361,7 @@ def _claim(markup: GoogleClaimReviewMarkup, before: dict[str, Any]) -> dict[str,
         first = first_before if first_before.get("url") == url else {"url": url}
     else:
         first = first_before if not first_before.get("url") else None
-    return {
+    return _kept(before, under="claim") | {
         "author": _claimant(markup.claim_author, before.get("author") or {}),
         "date": normalise.hand_written_date(markup.claim_date),
         "appearances": appearances,
@@ -396,7 +381,7 @@ def _claimant(author: GoogleClaimAuthor | None, before: dict[str, Any]) -> dict[
             *(u for u in before.get("same_as", [])[1:] if u != author.same_as),
         ]
     kind = "Person" if author.job_title else before.get("type")
-    return {
+    return _kept(before, under="claim.author") | {
         "type": kind,
         "name": author.name,
         "job_title": author.job_title,
@@ -536,41 +521,41 @@ def claim_from_jsonld(node: dict[str, Any]) -> dict[str, Any]:
 
 # Native error paths -> Google field names
 
-_MARKUP_FIELDS = {
-    "url": "url",
-    "claim_reviewed": "claimReviewed",
-    "rating": "rating",
-    "rating/label": "rating.textualRating",
-    "rating/value": "rating.ratingValue",
-    "rating/best": "rating.bestRating",
-    "rating/worst": "rating.worstRating",
-    "rating/explanation": "rating.ratingExplanation",
-    "rating/image": "rating.imageUrl",
-    "claim/date": "claimDate",
-    "claim/location": "claimLocation",
-    "claim/first_appearance": "claimFirstAppearance",
-    "claim/appearances": "claimAppearances",
-    "claim/author": "claimAuthor",
-    "claim/author/name": "claimAuthor.name",
-    "claim/author/job_title": "claimAuthor.jobTitle",
-    "claim/author/image": "claimAuthor.imageUrl",
-    "claim/author/same_as": "claimAuthor.sameAs",
-}
+
+def _google_names() -> dict[str, str]:
+    """Native path (keys joined by "/") -> Google path, from the field table. An object is named
+    as its Google fields are named in common: ``claim/author`` is ``claimAuthor``."""
+    shown: dict[str, list[tuple[str, ...]]] = {}
+    for field in fields.FIELDS:
+        google = field.place("google")
+        if google is None:
+            continue
+        native = fields.steps(field.native)
+        for length in range(1, len(native) + 1):
+            shown.setdefault("/".join(native[:length]), []).append(fields.steps(google))
+    names = {}
+    for native_path, paths in shown.items():
+        common = os.path.commonprefix(paths)  # of tuples of keys, not of strings
+        if common:
+            names[native_path] = ".".join(common)
+    return names
+
+
+_GOOGLE_NAMES = _google_names()
+_MARKUPS = fields.GOOGLE_MARKUP.removesuffix("[]")
 
 
 def google_field(pointer: str, *, markup: int) -> str:
     """Where a finding on a native field (a JSON pointer) lies in the Google request."""
     parts = [part for part in pointer.split("/") if part]
-    if parts[:1] == ["date_published"]:
-        return "publishDate"
     if parts[:1] == ["publisher"]:
-        return "claimReviewAuthor"
+        return "claimReviewAuthor"  # the card of the key's publisher
     prefix = f"claimReviewMarkups[{markup}]"
     if parts[:2] == ["claim", "appearances"] and len(parts) > 2 and parts[2].isdigit():
         return f"{prefix}.claimAppearances[{parts[2]}]"
     names = [part for part in parts if not part.isdigit()]
     for length in range(len(names), 0, -1):
-        name = _MARKUP_FIELDS.get("/".join(names[:length]))
+        name = _GOOGLE_NAMES.get("/".join(names[:length]))
         if name:
-            return f"{prefix}.{name}"
+            return name.replace(_MARKUPS, prefix, 1)
     return prefix

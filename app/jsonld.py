@@ -8,24 +8,17 @@ them agree with one another, and what lets the renderer be tested without a data
 Output is deterministic (fixed key order, no nulls, no empty arrays or objects), so the same
 stored review always gives byte-identical JSON.
 
-    native document          ClaimReview
-    url, headline            url, headline
-    claim_reviewed           claimReviewed
-    language                 inLanguage
-    date_published           datePublished
-    (server)                 @id, dateModified
-    publisher                author        Organization
-    claim                    itemReviewed  Claim
-    rating                   reviewRating  Rating
-    image, tags              image, keywords
-    corrections              correction    [CorrectionComment]
-    authors                  creator       [Person]
+Where each native field goes is the ``jsonld`` path of its row in `app.fields.FIELDS`
+(tests/test_fields.py holds `render` to it); the server adds ``@id`` and ``dateModified``, and
+``author`` is the publisher's organisation (`app.fields.PUBLISHER_CARD`).
 """
 
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
+
+from app import fields
 
 _HTML_ESCAPES = (
     (b"<", b"\\u003c"),
@@ -118,13 +111,13 @@ def native_pointer(jsonld_pointer: str) -> str:
     """
     if not jsonld_pointer.startswith("/"):
         return jsonld_pointer
-    tree: _Tree | None = _CLAIM_REVIEW_FIELDS
+    tree = _CLAIM_REVIEW_FIELDS
     native: list[str] = []
     for token in jsonld_pointer[1:].split("/"):
         if token.isdigit():
             native.append(token)
             continue
-        if tree is None or token not in tree:
+        if token not in tree:
             return jsonld_pointer
         name, tree = tree[token]
         if name:
@@ -206,52 +199,30 @@ def _number(value: Any) -> Any:
 
 
 # JSON-LD property -> (native field, or "" when the node folds into its parent; its own tree).
-_Tree = dict[str, tuple[str, "_Tree | None"]]
+_Tree = dict[str, tuple[str, "_Tree"]]
 
 
-def _fields(**names: str) -> _Tree:
-    return {jsonld: (native, None) for jsonld, native in names.items()}
+def _pointer_tree() -> _Tree:
+    """The JSON-LD -> native tree of `native_pointer`, from the field table.
+
+    Paths align step by step, except that a field's last native step may stand for several
+    JSON-LD steps: ``itemReviewed.contentLocation.name`` is ``claim.location``, its ``name``
+    folding into ``location``."""
+    tree: _Tree = {}
+    pairs = [(field.native, field.jsonld) for field in fields.FIELDS]
+    for native, jsonld in [*pairs, *fields.PUBLISHER_CARD]:
+        if not isinstance(jsonld, str):
+            continue
+        jsonld_steps, native_steps = fields.steps(jsonld), fields.steps(native)
+        folded = len(jsonld_steps) - len(native_steps)
+        if folded < 0:
+            raise ValueError(f"{native}: its JSON-LD path {jsonld} has fewer steps")
+        node = tree
+        for token, name in zip(jsonld_steps, [*native_steps, *[""] * folded], strict=True):
+            known, node = node.setdefault(token, (name, {}))
+            if known != name:
+                raise ValueError(f"{native}: {token} is {known!r} in another field's path")
+    return tree
 
 
-_APPEARANCE_FIELDS = _fields(
-    url="url", datePublished="date_published", archivedAt="archived_at"
-) | {"publisher": ("platform", _fields(name=""))}
-
-_CLAIM_REVIEW_FIELDS: _Tree = _fields(
-    url="url",
-    headline="headline",
-    claimReviewed="claim_reviewed",
-    inLanguage="language",
-    datePublished="date_published",
-    image="image",
-    keywords="tags",
-) | {
-    "author": ("publisher", _fields(name="name", url="url", logo="logo", sameAs="same_as")),
-    "itemReviewed": (
-        "claim",
-        {
-            "author": (
-                "author",
-                _fields(name="name", jobTitle="job_title", sameAs="same_as", image="image")
-                | {"@type": ("type", None)},
-            ),
-            "datePublished": ("date", None),
-            "appearance": ("appearances", _APPEARANCE_FIELDS),
-            "firstAppearance": ("first_appearance", _APPEARANCE_FIELDS),
-            "contentLocation": ("location", _fields(name="")),
-        },
-    ),
-    "reviewRating": (
-        "rating",
-        _fields(
-            ratingValue="value",
-            bestRating="best",
-            worstRating="worst",
-            alternateName="label",
-            ratingExplanation="explanation",
-            image="image",
-        ),
-    ),
-    "correction": ("corrections", _fields(datePublished="date", text="text")),
-    "creator": ("authors", _fields(name="name", url="url")),
-}
+_CLAIM_REVIEW_FIELDS = _pointer_tree()
