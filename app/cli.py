@@ -22,23 +22,16 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session
 
-from app import (
-    accounts,
-    crud,
-    http_protocol,
-    importer,
-    metrics,
-    migrate,
-    query,
-    syndication,
-    validation,
-)
 from app.config import get_settings
-from app.db import make_engine, make_sessionmaker
-from app.heap import settled_heap
-from app.models import ApiKeyCreate, PublisherCreate
-from app.native import check_http_url, normalise_date, normalise_language
-from app.reviews import moment
+from app.core import validation
+from app.core.document import check_http_url, normalise_date, normalise_language
+from app.db import crud, migrate, query
+from app.db.engine import make_engine, make_sessionmaker
+from app.db.tables import ApiKeyCreate, PublisherCreate
+from app.http import metrics, protocol
+from app.http.heap import settled_heap
+from app.services import accounts, importer, syndication
+from app.services.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
 db_app = typer.Typer(help="Database schema.")
@@ -76,10 +69,10 @@ def serve(
         proxy_headers=False,
         # Slow clients: idle keep-alive connections close; late or oversized headers get 408 or
         # 431 from our protocol (uvicorn has neither limit on httptools), a late body 408
-        # from app/request_limits.py.
+        # from app/http/request_limits.py.
         # The concurrency cap is the middleware's, which answers problem+json.
         timeout_keep_alive=settings.keepalive_timeout_seconds,
-        http=http_protocol.with_limits(
+        http=protocol.with_limits(
             header_timeout=settings.header_timeout_seconds,
             max_header_bytes=settings.max_header_bytes,
         ),

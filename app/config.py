@@ -1,7 +1,7 @@
 """Service configuration: the only module that reads environment variables.
 
 Every setting is an environment variable with the ``CLAIMREVIEW_`` prefix; docs/configuration.md
-lists them with their defaults (tests/test_docs.py holds it to this class).
+lists them with their defaults (tests/system/test_docs.py holds it to this class).
 """
 
 import hashlib
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     read_pool_size: int = Field(default=4, ge=1)
     # Rows of recent list pages each process keeps while the database is unchanged
-    # (app/read_cache.py); 0 turns the cache off.
+    # (app/db/read_cache.py); 0 turns the cache off.
     read_cache_mb: int = Field(default=32, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     cache_max_age: int = Field(default=60, ge=0)
@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
     dispatcher_interval_seconds: float = Field(default=1.0, gt=0)
     dispatcher_enabled: bool = True
-    # How often each process folds new reviews into the facet totals (app/facet_counts.py).
+    # How often each process folds new reviews into the facet totals (app/db/facet_counts.py).
     facet_fold_interval_seconds: float = Field(default=5.0, gt=0)
-    # Limits (app/rate_limits.py, app/request_limits.py, app/http_protocol.py) and
+    # Limits (app/http/rate_limits.py, app/http/request_limits.py, app/http/protocol.py) and
     # uvicorn's keep-alive timeout.
     rate_limit_enabled: bool = True
     rate_limit_ip_per_second: float = Field(default=100.0, gt=0)

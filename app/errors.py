@@ -17,7 +17,7 @@ the request body, or the name of the query parameter or header.
 """
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +28,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+
+from app.core.pointers import json_pointer
 
 PROBLEM_JSON = "application/problem+json"
 CLIENT_CLOSED_REQUEST = 499
@@ -156,12 +158,6 @@ def problem_response(error: APIError) -> Response:
         **error.extra,
     )
     return Response(body, status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers)
-
-
-def json_pointer(location: Iterable[Any]) -> str:
-    """RFC 6901 pointer for a pydantic error location (``~`` and ``/`` escaped)."""
-    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in location)
-    return "".join("/" + part for part in parts)
 
 
 def _message(error: Mapping[str, Any]) -> str:

@@ -6,12 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app import errors, logs, rate_limits, request_limits
-from app.api import openapi
+from app import errors
+from app.api import openapi, v1alpha1
 from app.api.deps import refuse_nul
-from app.api.routes import (
+from app.api.v1 import (
     embedding,
-    google,
     imports,
     metrics,
     operations,
@@ -23,12 +22,13 @@ from app.api.routes import (
     webhooks,
 )
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
-from app.facet_counts import Folding
-from app.heap import settled_heap
-from app.middleware import RequestMiddleware
-from app.stored_reads import open_reads
-from app.webhooks import Dispatcher
+from app.db.engine import make_engine, make_sessionmaker
+from app.db.facet_counts import Folding
+from app.db.reads import open_reads
+from app.http import logs, rate_limits, request_limits
+from app.http.heap import settled_heap
+from app.http.middleware import RequestMiddleware
+from app.services.webhooks.dispatcher import Dispatcher
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Store fact-checks once; publish them everywhere as schema.org ClaimReview.",
         lifespan=lifespan,
         # FastAPI's built-in OpenTelemetry checks its providers on every request; the service
-        # reports through Prometheus (app/metrics.py) instead.
+        # reports through Prometheus (app/http/metrics.py) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports,
         operations,
         metrics,
-        google,
+        v1alpha1,
     ):
         # On every routed operation but the two hot reads, whose only parameter is an id that
         # must match ids.REVIEW_ID anyway (a dependency costs them a quarter of their time).

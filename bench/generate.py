@@ -52,12 +52,13 @@ from wordlists import (  # noqa: E402
     WORDS,
 )
 
-from app import facet_counts, jsonld, verdicts  # noqa: E402
 from app.config import get_settings  # noqa: E402
-from app.db import sqlalchemy_url  # noqa: E402
-from app.models import ClaimReview, Publisher  # noqa: E402
-from app.native import ReviewIn, format_timestamp  # noqa: E402
-from app.reviews import Rendered, publisher_card, rating_verdict, rendered_review  # noqa: E402
+from app.core import jsonld, verdicts  # noqa: E402
+from app.core.document import ReviewIn, format_timestamp  # noqa: E402
+from app.db import facet_counts  # noqa: E402
+from app.db.engine import sqlalchemy_url  # noqa: E402
+from app.db.tables import ClaimReview, Publisher  # noqa: E402
+from app.services.reviews import Rendered, publisher_card, rating_verdict, rendered_review  # noqa: E402
 
 START = date(2016, 1, 1)
 DAYS = 3650

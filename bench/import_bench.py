@@ -50,7 +50,7 @@ from benchlib import (  # noqa: E402
 )
 
 sys.path.insert(0, str(ROOT))
-from app.db import sqlalchemy_url  # noqa: E402
+from app.db.engine import sqlalchemy_url  # noqa: E402
 
 PG_DATABASE = "claimreview_import_bench"
 ADMIN_TOKEN = "import-bench-admin-token-0123456789"

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import ADMIN_TOKEN, OUT, ROOT, fresh_database_at, log, service  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from app import validation  # noqa: E402
+from app.core import validation  # noqa: E402
 
 PORT = 8794  # benchlib's 8791/8792, import_bench's 8793 and run.py's 8765 may be running
 PG_DATABASE = "claimreview_markup_corpus"

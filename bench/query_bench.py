@@ -14,7 +14,7 @@ webhook dispatcher off), and before every measurement a quiet-machine check (ben
    (``?publisher=<random>&limit=20`` and ``?limit=20``), JSON.
 3. The ceiling again; ratios use the mean of both ceiling runs.
 4. EXPLAIN QUERY PLAN (SQLite) / EXPLAIN (ANALYZE, BUFFERS) (PostgreSQL) of every shape, with
-   the SQL taken from ``app.query``. Written to ``bench/out/plans-<db>.txt``.
+   the SQL taken from ``app.db.query``. Written to ``bench/out/plans-<db>.txt``.
 
 Results: ``bench/out/query-results.json`` and a Markdown table on stdout.
 """
@@ -55,9 +55,9 @@ from benchlib import (  # noqa: E402
 )
 from wordlists import WORDS  # noqa: E402
 
-from app import query  # noqa: E402
-from app.query import ReviewFilter  # noqa: E402
-from app.textfold import fold  # noqa: E402
+from app.core.textfold import fold  # noqa: E402
+from app.db import query  # noqa: E402
+from app.db.query import ReviewFilter  # noqa: E402
 
 VERDICTS = ["false", "misleading", "mixed", "true", "mostly_true", "mostly_false", "unverifiable"]
 CEILING_PATH = "/v1/claim-reviews/ceiling.jsonld"
@@ -176,7 +176,7 @@ def list_pages(slugs: Path) -> list[tuple[str, str, list[str] | None]]:
 class Writer(threading.Thread):
     """Edits one review through the API ``per_second`` times a second, as a newsroom's CMS
     would: each commit changes the database's version, so every page the service kept
-    (app/read_cache.py) must be read again. The list pages then measure the cache as a
+    (app/db/read_cache.py) must be read again. The list pages then measure the cache as a
     service that is being written to sees it, not only a database that never changes."""
 
     def __init__(self, base: str, per_second: float) -> None:

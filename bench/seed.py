@@ -27,11 +27,12 @@ from typing import Any
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from app import accounts, migrate, reviews
 from app.config import get_settings
-from app.db import make_engine
-from app.models import ClaimReview, OutboxEvent, Publisher, PublisherCreate, ReviewRevision
-from app.native import ReviewIn
+from app.core.document import ReviewIn
+from app.db import migrate
+from app.db.engine import make_engine
+from app.db.tables import ClaimReview, OutboxEvent, Publisher, PublisherCreate, ReviewRevision
+from app.services import accounts, reviews
 
 # A few publishers with different languages, domains and rating vocabularies.
 PUBLISHERS: list[dict[str, Any]] = [

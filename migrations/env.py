@@ -1,11 +1,11 @@
-"""Alembic environment: runs migrations on the connection or URL that app.migrate passes in."""
+"""Alembic environment: runs migrations on the connection or URL that app.db.migrate passes in."""
 
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from app.db import sqlalchemy_url
-from app.migrate import include_object
-from app.models import metadata
+from app.db.engine import sqlalchemy_url
+from app.db.migrate import include_object
+from app.db.tables import metadata
 
 config = context.config
 # Any constant shared by every host: the PostgreSQL advisory lock migrations run under.

@@ -1,4 +1,4 @@
-"""Derive the compact schema.org vocabulary that `app.validation` reads at run time.
+"""Derive the compact schema.org vocabulary that `app.core.validation` reads at run time.
 
     python scripts/derive_schemaorg_vocabulary.py [SCHEMA_TTL] [--output FILE]
 
@@ -13,7 +13,7 @@ and writes `schemas/schemaorg-vocabulary.json`:
 
 Descriptions and enumeration members are left out, and every list and key is sorted, so the
 output is compact and the same source always gives the same bytes. Update SOURCE together with
-schema.ttl; tests/test_schemaorg_vocabulary.py checks that the committed file is what this
+schema.ttl; tests/core/test_schemaorg_vocabulary.py checks that the committed file is what this
 script derives.
 """
 

@@ -2,9 +2,9 @@
 
     python scripts/export_schemas.py [--output FILE] [--check]
 
-writes `schemas/native-review.schema.json` from the pydantic model `app.native.ReviewIn`, the
+writes `schemas/native-review.schema.json` from the pydantic model `app.core.document.ReviewIn`, the
 one definition of what a CMS may send. The file is generated, never edited by hand:
-tests/test_schemas.py checks that the committed file is what this script writes, so it cannot
+tests/core/test_schemas.py checks that the committed file is what this script writes, so it cannot
 drift from the model. `--check` writes nothing and exits 1 when the file is out of date.
 
 The JSON-LD schema (`schemas/claimreview-jsonld.schema.json`) is written by hand instead: it
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.native import ReviewIn
+from app.core.document import ReviewIn
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "schemas/native-review.schema.json"
 
@@ -26,7 +26,7 @@ TITLE = "ClaimReview API native review"
 DESCRIPTION = (
     "A claim review as a CMS writes it (POST /v1/claim-reviews, PUT and the by-external-id"
     " upsert; PATCH merges into it), in the native snake_case shape."
-    " Generated from app.native.ReviewIn by scripts/export_schemas.py: do not edit."
+    " Generated from app.core.document.ReviewIn by scripts/export_schemas.py: do not edit."
     " The service also trims strings, normalises dates to ISO 8601 (UTC) and language tags"
     " to BCP 47 casing, and accepts only absolute http(s) URLs."
 )

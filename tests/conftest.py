@@ -7,7 +7,7 @@ tests run on that PostgreSQL database instead.
   back transaction does not isolate pysqlite, and copying beats migrating per test).
 - PostgreSQL: the database is migrated once per run and every table is truncated before each
   test. Tests cannot run inside a rolled-back transaction here, because the hot read path
-  reads on its own connection (app/stored_reads.py) and must see committed rows.
+  reads on its own connection (app/db/reads.py) and must see committed rows.
 """
 
 import importlib.util
@@ -32,11 +32,11 @@ import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from app import migrate  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.db import sqlalchemy_url  # noqa: E402
+from app.db import migrate  # noqa: E402
+from app.db.engine import sqlalchemy_url  # noqa: E402
+from app.db.tables import metadata  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.models import metadata  # noqa: E402
 
 POSTGRES_URL = os.environ.get("CLAIMREVIEW_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -1,5 +1,5 @@
-"""A review that sets every field of app.fields to a value of its own, and what each shape
-should show of it: the walks of tests/test_fields.py and tests/api/test_field_doors.py.
+"""A review that sets every field of app.core.fields to a value of its own, and what each shape
+should show of it: the walks of tests/core/test_fields.py and tests/system/test_field_doors.py.
 
 Values are given as the service stores them (dates in UTC, BCP 47 casing), so a door that
 carries a field shows exactly this value; numbers are whole int32 values, which Google's shape
@@ -8,7 +8,7 @@ can show. Lists have two items, so an item dropped or swapped is seen.
 
 from typing import Any
 
-from app.fields import FIELDS, PUBLISHER_CARD, Field, Shape
+from app.core.fields import FIELDS, PUBLISHER_CARD, Field, Shape
 
 # The publisher (polygraph, the seed publisher) with every field its card shows.
 PUBLISHER = {
@@ -86,7 +86,7 @@ REVIEW: dict[str, Any] = {
 
 
 def pick(node: Any, path: str) -> list[Any]:
-    """Every value at ``path`` (an app.fields path) in ``node``, in order: one at most, unless
+    """Every value at ``path`` (an app.core.fields path) in ``node``, in order: one at most, unless
     the path goes through a list. Missing keys, nulls and values of the wrong shape are skipped."""
     found = [node]
     for step in path.split("."):

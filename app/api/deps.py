@@ -10,9 +10,21 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from app import crud
 from app.config import Settings
-from app.db import SessionDep
+from app.core.document import format_timestamp
+from app.core.ids import is_review_id
+from app.core.security import (
+    PARTNER_SCOPES,
+    Principal,
+    bearer_token,
+    expand_scopes,
+    secret_matches,
+    split_key,
+    token_matches,
+)
+from app.db import crud
+from app.db.engine import SessionDep
+from app.db.tables import ClaimReview, Publisher
 from app.errors import (
     Forbidden,
     Gone,
@@ -22,18 +34,6 @@ from app.errors import (
     Unprocessable,
     UnsupportedMediaType,
     input_errors,
-)
-from app.ids import is_review_id
-from app.models import ClaimReview, Publisher
-from app.native import format_timestamp
-from app.security import (
-    PARTNER_SCOPES,
-    Principal,
-    bearer_token,
-    expand_scopes,
-    secret_matches,
-    split_key,
-    token_matches,
 )
 
 ADMIN = Principal(actor="admin-token", scopes=expand_scopes(["admin"]))
@@ -210,7 +210,7 @@ def require_visible(
     all; a draft, only its owner (anyone else gets the 404 of a missing id); a retracted one,
     nobody (410), but its owner may read its history (``allow_retracted``).
 
-    The hot reads (``review_reads.readable_review``) skip the call for the one case it cannot
+    The hot reads (``hot.readable_review``) skip the call for the one case it cannot
     refuse, an anonymous read of a published review on a service with public reads."""
     owner = principal is not None and principal.owns(review.publisher_id)
     if review.status == "draft" and not owner:

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from app.core.document import ReviewIn, ReviewPage, ReviewPublic
 from app.errors import PROBLEM_JSON
-from app.native import ReviewIn, ReviewPage, ReviewPublic
 
 PROBLEM = {
     "type": "object",

@@ -255,7 +255,7 @@ def downgrade() -> None:
     op.drop_table("idempotency_record")
 
 
-# Full-text search over claim_review.search_text (text folded by app.textfold before storing):
+# Full-text search over claim_review.search_text (text folded by app.core.textfold before storing):
 # SQLite keeps an FTS5 index in step through triggers, PostgreSQL a generated tsvector with a
 # GIN index; either way the index changes in the same transaction as the review.
 SQLITE_FULL_TEXT = (

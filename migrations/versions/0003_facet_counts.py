@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-28 04:10:00
 
 Counts of reviews per bucket for ``GET /v1/facets``: triggers on ``claim_review`` append
-+1/-1 rows to ``facet_delta`` in the review's own transaction, and ``app.facet_counts.fold``
++1/-1 rows to ``facet_delta`` in the review's own transaction, and ``app.db.facet_counts.fold``
 moves them into ``review_count`` and ``claimant_count``. The upgrade fills the totals from the
 reviews already stored (one pass over the table).
 """

@@ -7,7 +7,7 @@ Create Date: 2026-11-28 04:30:00
 Two-filter lists without ``q`` read an index in date order until a page is full; when the two
 filters rarely meet, that walked a whole publisher's or language's reviews (seconds on a
 million). Indexes on the pairs that come together most (publisher + verdict, language +
-verdict) end that. The language indexes are on the primary subtag (``app.query.LANGUAGE_BASE``),
+verdict) end that. The language indexes are on the primary subtag (``app.db.query.LANGUAGE_BASE``),
 so that ``language=pt`` (pt, pt-BR, pt-PT...) is one range of the index.
 
 SQLite only: a search looks every full-text match up to apply the filters and sort by date.
@@ -26,7 +26,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PUBLISHER_VERDICT = ["publisher_id", "verdict", "status", "published_at", "pk"]
-# As app.query.LANGUAGE_BASE writes it in queries (tests/test_query_plans.py checks they agree).
+# As app.db.query.LANGUAGE_BASE writes it in queries (tests/db/test_query_plans.py checks they
+# agree).
 LANGUAGE_BASE = {
     "sqlite": "substr(language, 1, instr(language || '-', '-') - 1)",
     "postgresql": "split_part(language, '-', 1)",

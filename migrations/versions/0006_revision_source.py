@@ -8,7 +8,7 @@ Markup from outside (JSON-LD and HTML bodies, imports, Google pages) is repaired
 dates read, URLs resolved, numbers parsed. The stored document is the repaired reading, so
 without the original an editor could no longer tell what the markup said, nor check a repair.
 Each revision written from markup keeps it in ``source``: the node as received, the page URL
-it came from, the media type, and where it sat in the input (``app.reviews.markup_source``).
+it came from, the media type, and where it sat in the input (``app.core.document.markup_source``).
 Native JSON is stored as written and keeps none (NULL), as do the revisions written before this.
 
 A nullable column without a default: adding it rewrites no row on either engine.

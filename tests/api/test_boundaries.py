@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.bounds import INT4_MAX, SAFE_INTEGER
-from app.google_compat import INT32_MAX, INT32_MIN
+from app.core.bounds import INT4_MAX, SAFE_INTEGER
+from app.core.google import INT32_MAX, INT32_MIN
+from tests.api.v1alpha1.test_google import markup, page
 from tests.conftest import ADMIN, create_review, seed_review
-from tests.test_google_compat import markup, page
 
 PROBLEM_JSON = "application/problem+json"
 

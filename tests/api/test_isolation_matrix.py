@@ -30,8 +30,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from app import google_compat
 from app.config import Settings
+from app.core import google
 from app.main import create_app
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -107,7 +107,7 @@ class World:
         self.write("PATCH", f"/v1/claim-reviews/{self.unpublished}", 200, changes, MERGE_PATCH)
         self.write("DELETE", f"/v1/claim-reviews/{self.review()}", 204)
         self.webhook = self.new_webhook()
-        self.page = google_compat.page_id(self.published_url)
+        self.page = google.page_id(self.published_url)
         self.published_jsonld = client.get(f"/v1/claim-reviews/{self.published}.jsonld").content
         self.headers = self._credentials(revoked)
 
@@ -190,7 +190,7 @@ class World:
     def new_page(self) -> str:
         page_url = self.url("page")
         self.write("POST", "/v1alpha1/pages", 200, google_page(page_url))
-        return google_compat.page_id(page_url)
+        return google.page_id(page_url)
 
 
 def _private_fields() -> dict[str, Any]:
@@ -537,7 +537,7 @@ CASES = [
     Case(
         "GET",
         "/v1alpha1/pages/{page_id}",
-        lambda w: Call(f"/v1alpha1/pages/{google_compat.page_id(w.draft_url)}"),
+        lambda w: Call(f"/v1alpha1/pages/{google.page_id(w.draft_url)}"),
         "draft",
     ),
     Case(
@@ -582,7 +582,7 @@ CASES = [
 
 
 def _page_of(page_id: str) -> dict[str, Any]:
-    page_url = google_compat.page_url_of(page_id)
+    page_url = google.page_url_of(page_id)
     assert page_url is not None
     return google_page(page_url)
 

@@ -1,0 +1,1 @@
+"""Storage: the tables, the engine and its sessions, and the SQL the service runs."""

@@ -1,0 +1,274 @@
+"""The ORM's statements: every query and write made through a SQLAlchemy session, for the
+routes, the CLI and the service modules (``reviews``, ``importer``, ``idempotency``), as
+keyword-only verbs.
+
+SQL that needs another shape lives with what needs it:
+
+- ``query.py`` builds the SQL text of every listing (lists, search, facets, the change feed,
+  exports, Google's search and pages) for each dialect. ``reads.py`` runs it, and the
+  lookup of a review by id, on the event loop with the drivers' own async connections: ORM
+  loading and a thread-pool hop cost more than those reads. The pages API's writes and the CLI
+  export run the same text on a session's connection.
+- ``services/webhooks/`` keeps the delivery queue: fanning events out and leasing deliveries
+  (``SKIP LOCKED`` on PostgreSQL), in transactions of the dispatcher's own.
+- ``facet_counts.py`` folds the facet deltas (dialect-specific upserts, an advisory lock).
+- ``migrations/`` holds the DDL and the triggers; ``engine.py`` the SQLite pragmas.
+
+Transactions: whoever opens a session owns its transaction, and nothing else ends it. A
+request's is opened by ``engine.get_session``, which commits on success and rolls back on error
+(a route may roll it back to answer from a clean slate after losing a race, as
+``create_review`` does). The pages API's writes, the CLI's commands, the webhook dispatcher
+and the facet folding open theirs with ``sessionmaker.begin()``; read-only sessions (the
+loop-side routes' authentication and page reads) just close. Everything handed a session, this
+module included, only flushes (to get what the database assigns) and undoes part of its work
+with savepoints (``begin_nested``). An import is one transaction per batch by design: its
+caller, the route or the CLI, passes ``importer.upsert`` the session's ``commit``.
+"""
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Dialect, MetaData, Table, and_, delete, insert, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
+from sqlmodel import col
+
+from app.db.tables import (
+    ApiKey,
+    ClaimReview,
+    IdempotencyRecord,
+    OutboxEvent,
+    Partner,
+    Publisher,
+    ReviewRevision,
+    ReviewTag,
+    Row,
+)
+
+# Publishers
+
+
+def get_publisher(*, session: Session, slug: str) -> Publisher | None:
+    return session.scalar(select(Publisher).where(col(Publisher.slug) == slug))
+
+
+def get_publisher_by_id(*, session: Session, publisher_id: int) -> Publisher | None:
+    return session.get(Publisher, publisher_id)
+
+
+def list_publishers(*, session: Session) -> Sequence[Publisher]:
+    return session.scalars(select(Publisher).order_by(col(Publisher.slug))).all()
+
+
+def list_publisher_slugs(*, session: Session) -> Sequence[str]:
+    return session.scalars(select(col(Publisher.slug))).all()
+
+
+def get_partner(*, session: Session, slug: str) -> Partner | None:
+    return session.scalar(select(Partner).where(col(Partner.slug) == slug))
+
+
+def get_partner_by_id(*, session: Session, partner_id: int) -> Partner | None:
+    return session.get(Partner, partner_id)
+
+
+def list_partners(*, session: Session) -> Sequence[Partner]:
+    return session.scalars(select(Partner).order_by(col(Partner.slug))).all()
+
+
+def add(*, session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+# Keys
+
+
+def get_key(*, session: Session, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def list_keys(
+    *, session: Session, publisher_id: int | None = None, partner_id: int | None = None
+) -> Sequence[ApiKey]:
+    """One publisher's keys, or one partner's."""
+    owner = (
+        col(ApiKey.partner_id) == partner_id
+        if publisher_id is None
+        else col(ApiKey.publisher_id) == publisher_id
+    )
+    return session.scalars(select(ApiKey).where(owner).order_by(col(ApiKey.created_at))).all()
+
+
+# Reviews
+
+
+def get_review(*, session: Session, review_id: str, for_update: bool = False) -> ClaimReview | None:
+    query = select(ClaimReview).where(col(ClaimReview.id) == review_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def get_review_by_external_id(
+    *, session: Session, publisher_id: int, external_id: str, for_update: bool = False
+) -> ClaimReview | None:
+    query = select(ClaimReview).where(
+        col(ClaimReview.publisher_id) == publisher_id, col(ClaimReview.external_id) == external_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def list_unretracted_reviews(*, session: Session, publisher_id: int) -> Sequence[ClaimReview]:
+    """A publisher's drafts and published reviews: what changes when the publisher does."""
+    query = select(ClaimReview).where(
+        col(ClaimReview.publisher_id) == publisher_id, col(ClaimReview.status) != "retracted"
+    )
+    return session.scalars(query).all()
+
+
+def lock_reviews(
+    *, session: Session, external_ids: Mapping[int, Iterable[str]], ids: Iterable[str]
+) -> Sequence[ClaimReview]:
+    """The reviews with these ``external_ids`` (by publisher id) or these ids, locked for the
+    rest of the transaction: one query for an import's whole batch."""
+    conditions = [
+        and_(
+            col(ClaimReview.publisher_id) == publisher_id,
+            col(ClaimReview.external_id).in_(sorted(keys)),
+        )
+        for publisher_id, keys in external_ids.items()
+    ]
+    if ids:
+        conditions.append(col(ClaimReview.id).in_(sorted(ids)))
+    if not conditions:
+        return []
+    return session.scalars(select(ClaimReview).where(or_(*conditions)).with_for_update()).all()
+
+
+def insert_reviews(
+    *,
+    session: Session,
+    reviews: Sequence[dict[str, Any]],
+    revisions: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    tags: Mapping[str, Sequence[str]],
+) -> None:
+    """New reviews (column values; ``tags`` by review id) with their revisions, outbox events
+    and tag rows: one multi-row INSERT per table, where the ORM would flush row by row.
+
+    A JSON column's value may be given encoded already, as ``JsonText``."""
+    table = _encoded_json_table(ClaimReview)
+    created = session.execute(insert(table).returning(table.c.id, table.c.pk), reviews)
+    pks: dict[str, int] = {review_id: pk for review_id, pk in created}
+    session.execute(insert(_encoded_json_table(ReviewRevision)), revisions)
+    if events:
+        session.execute(insert(_table(OutboxEvent)), events)
+    rows = [
+        {"review_pk": pks[review_id], "tag_key": key}
+        for review_id, keys in tags.items()
+        for key in keys
+    ]
+    if rows:
+        session.execute(insert(_table(ReviewTag)), rows)
+
+
+def _table(model: type[Row]) -> Table:
+    """A model's Core table: inserting into it skips the ORM's per-row bookkeeping."""
+    return model.__table__
+
+
+class JsonText(str):
+    """A JSON column's value encoded already, exactly as the JSON type would encode it: an
+    import's worker processes encode their rows, so that the writing process does not."""
+
+    @classmethod
+    def of(cls, value: Any) -> "JsonText":
+        return cls(json.dumps(value))
+
+
+class _JsonAsText(UserDefinedType[Any]):
+    """A JSON column bound as text: ``JsonText`` as it is, anything else encoded the way the
+    JSON type does (``json.dumps``, on SQLite and by psycopg alike), so the stored text is the
+    same. PostgreSQL casts the text, sent untyped, to the column's ``json``. ``None`` is SQL
+    NULL, as the ORM writes it for the nullable column (``none_as_null``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "JSON"
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _json_text
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return json.dumps(value)
+
+
+@cache
+def _encoded_json_table(model: type[Row]) -> Table:
+    """A model's Core table, for INSERTs only, whose JSON columns take ``JsonText``."""
+    table = _table(model).to_metadata(MetaData())
+    for column in table.columns:
+        if isinstance(column.type, JSON):
+            column.type = _JsonAsText()
+    return table
+
+
+def list_revisions(*, session: Session, review_id: str) -> Sequence[ReviewRevision]:
+    query = (
+        select(ReviewRevision)
+        .where(col(ReviewRevision.review_id) == review_id)
+        .order_by(col(ReviewRevision.version))
+    )
+    return session.scalars(query).all()
+
+
+def get_revision(*, session: Session, review_id: str, version: int) -> ReviewRevision | None:
+    query = select(ReviewRevision).where(
+        col(ReviewRevision.review_id) == review_id, col(ReviewRevision.version) == version
+    )
+    return session.scalar(query)
+
+
+# Idempotency
+
+
+def get_idempotency_record(
+    *, session: Session, principal: str, key: str, newer_than: datetime
+) -> IdempotencyRecord | None:
+    query = select(IdempotencyRecord).where(
+        col(IdempotencyRecord.principal) == principal,
+        col(IdempotencyRecord.key) == key,
+        col(IdempotencyRecord.created_at) > newer_than,
+    )
+    return session.scalar(query)
+
+
+def delete_expired_idempotency_record(
+    *, session: Session, principal: str, key: str, older_than: datetime
+) -> None:
+    session.execute(
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.principal) == principal,
+            col(IdempotencyRecord.key) == key,
+            col(IdempotencyRecord.created_at) <= older_than,
+        )
+    )
+
+
+def replace_tags(*, session: Session, review_pk: int, tag_keys: set[str]) -> None:
+    session.execute(delete(ReviewTag).where(col(ReviewTag.review_pk) == review_pk))
+    if tag_keys:
+        session.execute(
+            insert(ReviewTag),
+            [{"review_pk": review_pk, "tag_key": key} for key in sorted(tag_keys)],
+        )
