@@ -5,7 +5,7 @@ Every row is produced by the service's own write path: each generated fact-check
 exactly as ``POST /v1/claim-reviews`` does. Only the last step differs: instead of an ORM session,
 ``reviews.create`` gets a collector that keeps the rows it adds (the review, its first revision
 and its outbox event), and those rows are written with SQLAlchemy Core in batches, which is ~3x
-faster than ORM flushes (STYLE.md "Writes").
+faster than ORM flushes.
 
     CLAIMREVIEW_DATABASE_URL=sqlite:///./bench/bench.db \\
         .venv/bin/python bench/seed.py --count 100000 --ids bench/ids-sqlite.txt
