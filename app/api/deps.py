@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar, cast
 
 import orjson
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.core.document import format_timestamp
@@ -24,6 +25,7 @@ from app.core.security import (
 )
 from app.db import crud
 from app.db.engine import SessionDep
+from app.db.reads import StoredReads
 from app.db.tables import ClaimReview, Publisher
 from app.errors import (
     Forbidden,
@@ -36,12 +38,27 @@ from app.errors import (
     input_errors,
 )
 
+
+class AppState(Protocol):
+    """What the application's lifespan (``app.main``) puts on ``app.state``, typed: the one place
+    that says what the routes may find there."""
+
+    settings: Settings
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    reads: StoredReads
+
+
+def app_state(request: Request) -> AppState:
+    return cast(AppState, request.app.state)
+
+
 ADMIN = Principal(actor="admin-token", scopes=expand_scopes(["admin"]))
 
 
 async def get_settings(request: Request) -> Settings:
     # async: a plain def dependency costs a thread-pool hop for one attribute read.
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     return settings
 
 
@@ -86,10 +103,10 @@ def authenticate(
 
 def authenticate_request(request: Request) -> Principal | None:
     """``authenticate`` with a session of its own, for the loop-side routes (run it in a thread)."""
-    with request.app.state.sessionmaker() as session:
+    with app_state(request).sessionmaker() as session:
         return authenticate(
             session=session,
-            settings=request.app.state.settings,
+            settings=app_state(request).settings,
             authorization=request.headers.get("authorization"),
         )
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
 
-from app.api.deps import authenticate_request, no_review, require_visible
+from app.api.deps import app_state, authenticate_request, no_review, require_visible
 from app.config import Settings
 from app.core.ids import is_review_id
 from app.core.security import Principal
@@ -54,7 +54,7 @@ class StoredRead(APIRoute):
 async def reader(request: Request) -> Principal | None:
     """The caller of a public listing read: anonymous, or the key it sent (401 when bad, and
     when the service has public reads switched off and no key came)."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     if "authorization" not in request.headers:
         if not settings.public_reads:
             raise Unauthorized("This service requires an API key for every read.")
@@ -68,15 +68,15 @@ async def reader(request: Request) -> Principal | None:
 def public_cache_control(request: Request) -> str:
     if "authorization" in request.headers:
         return "private, no-cache"
-    return f"public, max-age={request.app.state.settings.cache_max_age}"
+    return f"public, max-age={app_state(request).settings.cache_max_age}"
 
 
 async def readable_review(request: Request, review_id: str) -> tuple[StoredReview, str]:
     """The stored review the caller may see (``deps.require_visible``), with its Cache-Control;
     401, 404 or 410 else. An anonymous read of a published review, which every service with
     public reads allows, is answered without authentication or the thread pool."""
-    settings: Settings = request.app.state.settings
-    row = await request.app.state.reads.review(review_id) if is_review_id(review_id) else None
+    settings: Settings = app_state(request).settings
+    row = await app_state(request).reads.review(review_id) if is_review_id(review_id) else None
     if row is None:
         raise no_review(review_id)
     if (

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from app.api import openapi
-from app.api.deps import Body, JsonBody, acting_publisher, authenticate
+from app.api.deps import Body, JsonBody, acting_publisher, app_state, authenticate
 from app.core import google
 from app.core.document import ReviewIn, article_url, check_http_url, prune
 from app.core.google import (
@@ -287,7 +287,7 @@ def _principal(*, session: Session, request: Request) -> Principal | None:
     try:
         return authenticate(
             session=session,
-            settings=request.app.state.settings,
+            settings=app_state(request).settings,
             authorization=_credential(request),
         )
     except Unauthorized:
@@ -334,7 +334,7 @@ class Owner:
 
 
 def _reading_owner(request: Request) -> Owner:
-    with request.app.state.sessionmaker() as session:
+    with app_state(request).sessionmaker() as session:
         _, publisher = _page_owner(session=session, request=request)
         return Owner(
             id=publisher.id,
@@ -350,7 +350,7 @@ def _reading_owner(request: Request) -> Owner:
 def _writing(request: Request) -> Iterator[tuple[Session, Principal, Publisher]]:
     """A transaction for one page write: committed when the block ends, rolled back when it
     raises (before ``GoogleRoute`` renders the error)."""
-    with request.app.state.sessionmaker.begin() as session:
+    with app_state(request).sessionmaker.begin() as session:
         principal, publisher = _page_owner(session=session, request=request)
         # One page write per publisher at a time (PostgreSQL; SQLite writers are serial anyway),
         # so two creates of one page cannot both see it empty. FOR NO KEY UPDATE: /v1 writes,
@@ -375,7 +375,7 @@ def _page_query(*, publisher_id: int, page_url: str, dialect: Dialect) -> tuple[
 
 
 async def _read_page(request: Request, *, publisher_id: int, page_url: str) -> list[Any]:
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     sql, params = _page_query(publisher_id=publisher_id, page_url=page_url, dialect=reads.dialect)
     rows: list[Any] = await reads.fetch(sql, params)
     return rows
@@ -480,7 +480,7 @@ def _markups(page: GoogleClaimReviewMarkupPage, page_url: str) -> list[str]:
 )
 def create_page(request: Request, body: JsonBody) -> Response:
     """Create ClaimReview markup on a page: one published review per markup."""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     with _writing(request) as (session, principal, publisher):
         page = parse_page(body.data)
         page_url = resolve_page_url(page)
@@ -542,7 +542,7 @@ async def get_page(page_id: str, request: Request) -> Response:
 )
 def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
     """Replace all ClaimReview markup on a page; a stale versionId answers 409 ABORTED."""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     with _writing(request) as (session, principal, publisher):
         page_url = _page_id_or_404(page_id)
         page = parse_page(body.data)
@@ -622,7 +622,7 @@ def update_page(page_id: str, request: Request, body: JsonBody) -> Response:
 )
 def delete_page(page_id: str, request: Request) -> Response:
     """Delete all ClaimReview markup on a page: every review of it is retracted."""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     with _writing(request) as (session, principal, publisher):
         page_url = _page_id_or_404(page_id)
         current = _locked_page(
@@ -736,7 +736,7 @@ def _language(language_code: str | None) -> str | None:
 
 def _publishers_on_site(request: Request, site: str) -> tuple[int, ...]:
     """Publishers whose domains are the site or on it (``bbc.co.uk`` finds ``news.bbc.co.uk``)."""
-    with request.app.state.sessionmaker() as session:
+    with app_state(request).sessionmaker() as session:
         return tuple(
             publisher.id
             for publisher in crud.list_publishers(session=session)
@@ -745,7 +745,7 @@ def _publishers_on_site(request: Request, site: str) -> tuple[int, ...]:
 
 
 def _search_principal(request: Request) -> Principal | None:
-    with request.app.state.sessionmaker() as session:
+    with app_state(request).sessionmaker() as session:
         return _principal(session=session, request=request)
 
 
@@ -799,7 +799,7 @@ async def search_claims(
     offset: Offset = None,
 ) -> Response:
     """Search fact-checked claims: one claim per published review, best match first."""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     if not settings.public_reads:
         if await run_in_threadpool(_search_principal, request) is None:
             raise Unauthorized("This service requires an API key for every read.")
@@ -832,7 +832,7 @@ async def search_claims(
         search=search,
     )
     size, skip = _page_size(page_size), _offset(offset, page_token)
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     sql, params = query.list_reviews(
         review_filter,
         dialect=reads.dialect,
@@ -919,7 +919,7 @@ async def list_pages(
             f"This API key can list only its own publisher's pages ({owner.slug}), "
             f"not those of '{organization[:80]}'."
         )
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     scope = cursors.fingerprint(["pages", owner.id])
     after, _ = _read_token(page_token, scope=scope, relevance=False, secret=settings.signing_key)
     size = _page_size(page_size)
@@ -945,7 +945,7 @@ async def _pages_after(
     Reviews are scanned newest first; a page is listed at its newest review (``row``), so the
     token of the last listed page resumes the scan after it, and each page is listed once.
     """
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     found: list[tuple[str, list[dict[str, Any]], Any]] = []
     seen: set[str] = set()
     position = after

@@ -33,6 +33,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from app.api import openapi
+from app.api.deps import app_state
 from app.api.hot import (
     CORS,
     public_cache_control,
@@ -120,7 +121,7 @@ async def article_markup(
             errors=[{"path": "url", "message": str(error)}],
         ) from None
     await reader(request)
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     sql, params = query.list_reviews(
         ReviewFilter(article_url=article),
         dialect=reads.dialect,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from app.api import openapi
-from app.api.deps import SettingsDep
+from app.api.deps import SettingsDep, app_state
 from app.core.security import bearer_token, token_matches
 from app.errors import Unauthorized
 from app.http import metrics
@@ -39,5 +39,7 @@ async def get_metrics(
         token = bearer_token(authorization)
         if not token or not token_matches(token, settings.metrics_token):
             raise Unauthorized("Scraping /metrics needs 'Authorization: Bearer <metrics token>'.")
-    body = await metrics.exposition(engine=request.app.state.engine, reads=request.app.state.reads)
+    body = await metrics.exposition(
+        engine=app_state(request).engine, reads=app_state(request).reads
+    )
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api import openapi
+from app.api.deps import app_state
 from app.core import verdicts
 from app.errors import problem_body
 
@@ -23,7 +24,7 @@ async def healthz() -> dict[str, str]:
 
 def _database_reachable(request: Request) -> bool:
     try:
-        with request.app.state.engine.connect() as connection:
+        with app_state(request).engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return False

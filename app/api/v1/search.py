@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.api import openapi
-from app.api.deps import query_model, refuse_nul
+from app.api.deps import app_state, query_model, refuse_nul
 from app.api.hot import (
     StoredBytes,
     StoredRead,
@@ -197,7 +197,7 @@ def install_list(app: FastAPI) -> None:
 async def list_reviews(request: Request) -> Response:
     """List and search claim reviews, newest first, one page at a time."""
     await refuse_nul(request)
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     accept = request.headers.get("accept", "")
     as_jsonld = LD_JSON in accept and "application/json" not in accept
     # An anonymous page is the same for every caller while the database is unchanged: kept
@@ -219,7 +219,7 @@ async def list_reviews(request: Request) -> Response:
     if sort == "relevance" and filters.search is None:
         raise bad_parameter("sort", "relevance needs q")
     review_filter = await filters.visible_to(request)
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     scope = cursors.fingerprint([filters.raw, sort])
     secret = settings.signing_key
     after = _after(page.cursor, scope=scope, sort=sort, secret=secret)
@@ -286,7 +286,7 @@ async def facets(
 ) -> dict[str, Any]:
     """Count the matching reviews by publisher, verdict, language and claimant (top values)."""
     review_filter = await filters.visible_to(request)
-    reads = request.app.state.reads
+    reads = app_state(request).reads
     total_sql, total_params = query.count_total(review_filter, dialect=reads.dialect)
     total = (await reads.fetch(total_sql, total_params, heavy=True))[0][0]
     counted: dict[str, Any] = {"total": total}

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from app.api import openapi
+from app.api.deps import app_state
 from app.api.hot import reader
 from app.api.v1.search import FiltersDep, bad_parameter
 from app.core.document import normalise_language
@@ -53,8 +54,8 @@ async def feed(
 ) -> Response:
     """Page through every change to published reviews, oldest first, as a schema.org DataFeed."""
     await reader(request)  # a bad key is refused, and no key when reads are not public
-    settings = request.app.state.settings
-    reads = request.app.state.reads
+    settings = app_state(request).settings
+    reads = app_state(request).reads
     if language is not None:
         try:
             language = normalise_language(language)
@@ -127,8 +128,8 @@ async def export(
 ) -> StreamingResponse:
     """Stream every matching review (constant memory; gzip when the client accepts it)."""
     review_filter = await filters.visible_to(request)
-    settings = request.app.state.settings
-    reads = request.app.state.reads
+    settings = app_state(request).settings
+    reads = app_state(request).reads
     if include_deleted:
         review_filter = query.with_deleted(review_filter)
     shape = syndication.export_shape(format, review_filter)
