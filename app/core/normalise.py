@@ -88,6 +88,9 @@ _TEXT = frozenset(
     }
 )
 _DATES = frozenset({"datePublished", "dateCreated", "dateModified", "uploadDate"})
+# Lists that stay lists when one item is left: keywords as one string are read as
+# comma-separated, so ["a, b"] made "a, b" would become two tags and [","] none.
+_LISTS = frozenset({"keywords"})
 # Numbers the service reads; other numeric properties (an image's width) are passed on as sent.
 _NUMBERS = frozenset({"ratingValue", "bestRating", "worstRating"})
 _URLS = frozenset(
@@ -383,7 +386,7 @@ def _list(walk: _Walk, key: str, value: list[Any], pointer: str, *, depth: int) 
         return items[0]
     if not items:
         return None
-    if len(items) == 1:
+    if len(items) == 1 and key not in _LISTS:
         return items[0]
     return items if changed else value
 

@@ -88,3 +88,20 @@ def test_the_normaliser_reads_any_json_without_raising(
     else:
         assert isinstance(result.node["claimReviewed"], str)
         assert isinstance(result.node["reviewRating"]["alternateName"], str)
+
+
+def test_a_keywords_list_of_one_tag_stays_that_tag() -> None:
+    """Keywords as one string are comma-separated; a list of one is not: ["a, b"] is one tag
+    (as the service exports it), not two, and [","] is the tag ",", not none."""
+    for tags in (["Politics, Economy"], [","], ["vaccines"]):
+        node = {
+            "@context": "https://schema.org",
+            "@type": "ClaimReview",
+            "url": "https://www.polygraph.info/a/1.html",
+            "claimReviewed": "A claim",
+            "reviewRating": {"@type": "Rating", "alternateName": "False"},
+            "keywords": tags,
+        }
+        assessed = importer.assess(importer.Item(0, "/0", node), language="en")
+        assert assessed.incoming is not None
+        assert assessed.incoming.tags == tags
