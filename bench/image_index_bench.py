@@ -68,7 +68,7 @@ BAND_BITS = 64 // BANDS
 TARGET_RECALL = 0.95
 TARGET_P95_MS = 50.0
 # False matches per query tolerated when widening the threshold beyond the least that meets
-# the recall target: one wrong review in a hundred searches.
+# the recall target (for photo-like queries): one wrong review in a hundred searches.
 FALSE_BUDGET = 0.01
 MAX_DISTANCE = 64
 WORDS = (
@@ -79,6 +79,7 @@ TRANSFORMS = ("resize50", "resize200", "jpeg60", "crop5", "caption")
 # The transformations for which the issue asks recall ≥ 0.95; crop and caption are reported.
 REQUIRED = ("resize50", "resize200", "jpeg60")
 RULES = ("phash", "dhash", "both")
+STYLES = ("photo", "flat")
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -265,9 +266,11 @@ class Query:
     distances to the stored hashes are computed when asked (kept, 7,000 queries × 100,000
     distances would not fit in memory)."""
 
-    def __init__(self, *, kind: str, phash: int, dhash: int, origin: int | None, stored: dict):
-        self.kind, self.phash, self.dhash, self.origin = kind, phash, dhash, origin
-        self.stored = stored
+    def __init__(
+        self, *, kind: str, style: str, phash: int, dhash: int, origin: int | None, stored: dict
+    ):
+        self.kind, self.style, self.phash, self.dhash = kind, style, phash, dhash
+        self.origin, self.stored = origin, stored
 
     def distances(self, rule: str) -> np.ndarray:
         """Distance to every stored hash under `rule` ("both": the larger of the two)."""
@@ -284,11 +287,13 @@ class Query:
 
 
 def threshold_table(queries: list[Query]) -> dict[str, dict[str, list[float]]]:
-    """Per rule: recall per transformation and false matches per query, for d = 0..64."""
+    """Per rule: recall per transformation and false matches per query (per transformation and
+    per style of the query image), for d = 0..64."""
     table: dict[str, dict[str, list[float]]] = {}
     for rule in RULES:
         found = {kind: np.zeros(MAX_DISTANCE + 1) for kind in (*TRANSFORMS, "unrelated")}
         false = {kind: np.zeros(MAX_DISTANCE + 1) for kind in found}
+        by_style = {style: np.zeros(MAX_DISTANCE + 1) for style in STYLES}
         count = dict.fromkeys(found, 0)
         for query in queries:
             distances = query.distances(rule)
@@ -298,6 +303,7 @@ def threshold_table(queries: list[Query]) -> dict[str, dict[str, list[float]]]:
                 found[query.kind][own:] += 1
                 histogram[own] -= 1
             false[query.kind] += np.cumsum(histogram)
+            by_style[query.style] += np.cumsum(histogram)
             count[query.kind] += 1
         table[rule] = {
             f"recall {kind}": (found[kind] / count[kind]).tolist() for kind in TRANSFORMS
@@ -305,37 +311,30 @@ def threshold_table(queries: list[Query]) -> dict[str, dict[str, list[float]]]:
         table[rule] |= {f"false {kind}": (false[kind] / count[kind]).tolist() for kind in found}
         every = sum(false.values()) / len(queries)
         table[rule]["false per query"] = every.tolist()
+        for style, false_matches in by_style.items():
+            among = sum(query.style == style for query in queries)
+            table[rule][f"false per {style} query"] = (false_matches / among).tolist()
     return table
 
 
 def choose(table: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    """Per rule, the smallest d whose recall is ≥ 0.95 for every required transformation (the
-    fewest false matches that meet the target), and the widest d ≥ it that keeps false matches
-    within FALSE_BUDGET per query (more crops and captions found at no visible cost). The rule
-    kept is the one whose widest d finds the most crops and captions."""
+    """Per rule, the smallest d whose recall is ≥ 0.95 for every required transformation; the
+    rule kept is the one with the fewest false matches per query at its d. For that rule, also
+    the widest d that keeps false matches of photo-like queries within FALSE_BUDGET: the
+    threshold that finds more crops and captions where the hash is reliable."""
     options = []
     for rule, row in table.items():
-        meets = [
+        least = next(
             d
             for d in range(MAX_DISTANCE + 1)
             if all(row[f"recall {kind}"][d] >= TARGET_RECALL for kind in REQUIRED)
-        ]
-        least = meets[0]
-        within = [d for d in meets if row["false per query"][d] <= FALSE_BUDGET]
-        widest = within[-1] if within else least
-        found = row["recall crop5"][widest] + row["recall caption"][widest]
-        options.append(
-            {
-                "rule": rule,
-                "least_d": least,
-                "false_per_query_at_least_d": row["false per query"][least],
-                "d": widest,
-                "false_per_query": row["false per query"][widest],
-                "crop_and_caption_recall": found / 2,
-            }
         )
-    best = max(options, key=lambda o: (o["crop_and_caption_recall"], -o["false_per_query"]))
-    return {"chosen": best, "options": options}
+        options.append({"rule": rule, "d": least, "false_per_query": row["false per query"][least]})
+    best = min(options, key=lambda option: option["false_per_query"])
+    photo = table[best["rule"]]["false per photo query"]
+    within = [d for d in range(best["d"], MAX_DISTANCE + 1) if photo[d] <= FALSE_BUDGET]
+    wide = within[-1] if within else best["d"]
+    return {"chosen": best, "wide_for_photos": wide, "options": options}
 
 
 def nearest_unrelated(queries: list[Query], styles: np.ndarray) -> dict[str, Any]:
@@ -602,17 +601,19 @@ def main() -> None:
     unrelated_images = _stored_chunk((unrelated_seeds[0], unrelated_seeds[-1] + 1, size))
     log(f"queries: {len(rows) + len(unrelated_images):,} in {time.perf_counter() - started:.0f} s")
 
+    styles = stored["style"]
     queries = [
-        Query(kind=k, phash=p, dhash=d, origin=seed, stored=stored) for seed, k, p, d in rows
+        Query(kind=k, style=str(styles[seed]), phash=p, dhash=d, origin=seed, stored=stored)
+        for seed, k, p, d in rows
     ]
     queries += [
-        Query(kind="unrelated", phash=p, dhash=d, origin=None, stored=stored)
-        for p, d, _ in unrelated_images
+        Query(kind="unrelated", style=style, phash=p, dhash=d, origin=None, stored=stored)
+        for p, d, style in unrelated_images
     ]
     table = threshold_table(queries)
     choice = choose(table)
     chosen = choice["chosen"]
-    rule, thresholds = chosen["rule"], sorted({chosen["least_d"], chosen["d"]})
+    rule, thresholds = chosen["rule"], sorted({chosen["d"], choice["wide_for_photos"]})
     log(f"chosen: {rule} within {chosen['d']} ({choice['options']})")
 
     results: dict[str, Any] = {
@@ -689,11 +690,16 @@ def measure(
 def markdown(results: dict[str, Any]) -> str:
     chosen = results["choice"]["chosen"]
     lines = [f"{results['count']:,} stored hashes; rule **{chosen['rule']}**", ""]
-    lines += ["| d | " + " | ".join(f"recall {kind}" for kind in TRANSFORMS) + " | false/query |"]
+    header = " | ".join(f"recall {kind}" for kind in TRANSFORMS)
+    lines += [f"| d | {header} | false per query: all / photo-like / flat |"]
     lines += ["|---:" * (len(TRANSFORMS) + 2) + "|"]
     for d, at in results["at"].items():
         recall = " | ".join(f"{at[f'recall {kind}']:.3f}" for kind in TRANSFORMS)
-        lines.append(f"| {d} | {recall} | {at['false per query']:.3f} |")
+        false = " / ".join(
+            f"{at[key]:.3f}"
+            for key in ("false per query", *(f"false per {s} query" for s in STYLES))
+        )
+        lines.append(f"| {d} | {recall} | {false} |")
     lines += ["", "| engine | d | candidates p50 / p95 | lookup p50 ms | p95 ms | missed |"]
     lines.append("|---|---:|---:|---:|---:|---:|")
     for name, engine in results["engines"].items():
