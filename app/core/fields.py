@@ -28,8 +28,7 @@ Adding an optional field (each step is held by a test that fails until it is don
        describe it under "Native JSON" in ``docs/api.md``.
     3. Render it in ``app/core/jsonld.py``, read it back in ``app/core/reader.py`` and
        describe it in ``schemas/claimreview-jsonld.schema.json``.
-    4. Set it to a value of its own in ``tests/every_field.py`` and in ``EVERY_FIELD`` of
-       ``tests/core/test_schemas.py``.
+    4. Set it to a value of its own in ``tests/every_field.py`` (the schema tests use it too).
     5. Only if it has a CSV column: append the column to ``syndication.CSV_COLUMNS`` (at the
        end: partners read columns by position), fill it in ``syndication._csv_values`` and
        add it to the list of columns in ``docs/api.md`` ("Exports"). Only if
@@ -37,7 +36,7 @@ Adding an optional field (each step is held by a test that fails until it is don
        ``to_document``); a field Google has no place for is kept by page updates with no
        code. Only if it is a date: add it to ``normalise.localise``.
 
-That is nine files for a field of the native JSON and the JSON-LD alone (the docs page
+That is eight files for a field of the native JSON and the JSON-LD alone (the docs page
 included); a CSV column adds one (``app/services/syndication.py``), a Google field or a date one
 each."""
 
