@@ -297,6 +297,7 @@ class ClaimReview(Row, table=True):
         Index("ix_claim_review_label_published", "label_key", "status", "published_at", "pk"),
         Index("ix_claim_review_claimant_published", "claimant_key", "status", "published_at", "pk"),
         Index("ix_claim_review_status_updated", "status", "updated_at"),
+        Index("ix_claim_review_kind_published", "kind", "status", "published_at", "pk"),
     )
 
     # The integer key orders reviews, anchors keyset cursors and is the SQLite full-text rowid;
@@ -306,6 +307,10 @@ class ClaimReview(Row, table=True):
     publisher_id: int = _reference("publisher.id", ondelete="RESTRICT")
     publisher: Publisher = Relationship()
     external_id: str | None = Field(default=None, sa_type=String(200))
+    # "claim" (a ClaimReview) or "media" (a MediaReview): filters and facets tell them apart.
+    kind: str = Field(
+        default="claim", sa_type=String(16), sa_column_kwargs={"server_default": "claim"}
+    )
     status: str = Field(sa_type=String(16))
     url: str = Field(sa_type=String(2048))
     # The article URL without its #anchor: several reviews of one article share it.
@@ -445,6 +450,66 @@ class OutboxEvent(Row, table=True):
     created_at: datetime = Field(sa_type=Moment)
     # Set once the webhook dispatcher has created this event's deliveries.
     dispatched_at: datetime | None = Field(default=None, sa_type=Moment)
+
+
+# Images
+
+
+class Image(Row, table=True):
+    """An image some review names, by URL, fetched once whatever the number of reviews naming it.
+    A row is written ``pending`` in the same transaction as the review (an outbox): the image
+    worker fetches it later, never during the write, and stores its perceptual hashes.
+    ``band0``..``band3`` are the four 16-bit bands of the pHash, each indexed: a hash within
+    Hamming distance d of a query shares a band within d // 4 bits (multi-index hashing)."""
+
+    __tablename__ = "image"
+    __table_args__ = (
+        Index("ix_image_due", "status", "next_attempt_at"),
+        Index(None, "band0"),
+        Index(None, "band1"),
+        Index(None, "band2"),
+        Index(None, "band3"),
+    )
+
+    id: int = _serial()
+    # SHA-256 of the URL, hex: unique where a 2048-character URL could not be (index row sizes).
+    url_key: str = Field(sa_type=String(64), unique=True)
+    url: str = Field(sa_type=String(2048))
+    status: str = Field(sa_type=String(16))  # pending | hashed | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=Moment)
+    # A worker that claims an image owns it until then; a crash lets another take over.
+    locked_until: datetime | None = Field(default=None, sa_type=Moment)
+    last_error: str | None = Field(default=None, sa_type=String(1000))
+    content_type: str | None = Field(default=None, sa_type=String(100))
+    size_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    # 64-bit hashes as signed bigints (``perceptual.signed``), and which algorithm made them.
+    phash: int | None = Field(default=None, sa_type=BigInteger)
+    dhash: int | None = Field(default=None, sa_type=BigInteger)
+    hash_version: str | None = Field(default=None, sa_type=String(32))
+    band0: int | None = None
+    band1: int | None = None
+    band2: int | None = None
+    band3: int | None = None
+    fetched_at: datetime | None = Field(default=None, sa_type=Moment)
+    created_at: datetime = Field(sa_type=Moment)
+
+
+class ReviewImage(Row, table=True):
+    """Which images a review names, and where (``place``: the native path, such as
+    ``rating.image`` or ``claim.appearances[0].image``). Rewritten with every version."""
+
+    __tablename__ = "review_image"
+    __table_args__ = (
+        PrimaryKeyConstraint("review_pk", "place"),
+        Index(None, "image_id"),
+    )
+
+    review_pk: int = _reference("claim_review.pk", ondelete="CASCADE")
+    place: str = Field(sa_type=String(200))
+    image_id: int = _reference("image.id", ondelete="CASCADE")
 
 
 # Webhooks
