@@ -312,6 +312,8 @@ class Appearance(_Strict):
     date_published: IsoDate | None = None
     archived_at: Url | None = None
     platform: ShortText | None = None
+    # A still of the post or page (a screenshot): hashed for search by image.
+    image: Url | None = None
 
 
 class Claim(_Strict):
@@ -320,6 +322,69 @@ class Claim(_Strict):
     appearances: list[Appearance] = Field(default_factory=list, max_length=100)
     first_appearance: Appearance | None = None
     location: ShortText | None = None
+
+
+MEDIA_AUTHENTICITY = (
+    "OriginalMediaContent",
+    "TransformedContent",
+    "EditedOrCroppedContent",
+    "DecontextualizedContent",
+    "StagedContent",
+    "SatireOrParodyContent",
+)
+# Literal of a tuple is the Literal of its items: the categories stay listed in one place.
+MediaAuthenticity = Literal[MEDIA_AUTHENTICITY]  # type: ignore[valid-type]
+_MEDIA_TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d)(\.\d{1,3})?)?$")
+
+
+def normalise_media_time(value: Any) -> str:
+    """A moment within a clip as ``HH:MM:SS`` (``1:05`` is ``00:01:05``), as Google's Fact
+    Check Markup Tool asks for the timestamps of a video's edit."""
+    match = _MEDIA_TIME.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("must be a time within the media as HH:MM:SS (e.g. 00:01:05)")
+    first, second, third, fraction = match.groups()
+    if third is None:  # M:SS
+        hours, minutes, seconds = 0, int(first), int(second)
+    else:
+        hours, minutes, seconds = int(first), int(second), int(third)
+    if minutes > 59:
+        raise ValueError("must be a time within the media as HH:MM:SS (e.g. 00:01:05)")
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{fraction or ''}"
+
+
+MediaTime = Annotated[
+    str,
+    BeforeValidator(normalise_media_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{2}:\d{2}:\d{2}(\.\d{1,3})?$",
+            "description": "HH:MM:SS from the start of the media",
+        }
+    ),
+]
+
+
+class MediaAppearance(_Strict):
+    """One copy of the reviewed picture, clip or recording, where it was seen."""
+
+    type: Literal["ImageObject", "VideoObject", "AudioObject"]
+    content_url: Url | None = None
+    embed_url: Url | None = None
+    start_time: MediaTime | None = None
+    end_time: MediaTime | None = None
+    date_published: IsoDate | None = None
+    author: Claimant | None = None
+    archived_at: Url | None = None
+    # A still of the media (a frame of a clip, a screenshot of the post): hashed for search.
+    image: Url | None = None
+
+
+class Media(_Strict):
+    """What a MediaReview reviews: the appearances of one picture, clip or recording."""
+
+    appearances: list[MediaAppearance] = Field(default_factory=list, max_length=100)
 
 
 class FactChecker(_Strict):
@@ -332,12 +397,25 @@ class Correction(_Strict):
     text: Text
 
 
+ReviewKind = Annotated[
+    Literal["claim", "media"],
+    Field(
+        description='"claim": a schema.org ClaimReview of a claim; "media": a MediaReview of a '
+        "picture, clip or recording (media_authenticity, media)."
+    ),
+]
+# The fields only one kind of review has: the other kind refuses them (`ReviewIn`).
+CLAIM_ONLY = ("claim_reviewed", "claim")
+MEDIA_ONLY = ("media_authenticity", "original_media_context", "original_media_link", "media")
+
+
 class ReviewIn(_Strict):
     """A claim review as a CMS writes it (POST, PUT, upsert; PATCH merges into it)."""
 
     publisher: Slug | None = Field(default=None, description="Admins only; keys imply it.")
     external_id: Text200 | None = None
     status: Literal["draft", "published"] = "published"
+    kind: ReviewKind = "claim"
     url: Url
     headline: Text | None = None
     claim_reviewed: Text | None = None
@@ -350,10 +428,33 @@ class ReviewIn(_Strict):
     image: Url | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=100)
     corrections: list[Correction] = Field(default_factory=list, max_length=100)
+    media_authenticity: MediaAuthenticity | None = None
+    original_media_context: Text | None = None
+    original_media_link: Url | None = None
+    media: Media | None = None
+
+    @field_validator(*CLAIM_ONLY, *MEDIA_ONLY)
+    @classmethod
+    def _field_of_its_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        """A ClaimReview has no media, a MediaReview no claim: refused by name, never dropped.
+        (``kind`` is declared first, so it is validated before these.)"""
+        kind = info.data.get("kind")
+        if value is None or kind is None:
+            return value
+        if kind == "claim" and info.field_name in MEDIA_ONLY:
+            raise ValueError('is a field of a MediaReview: set kind to "media" to review media')
+        if kind == "media" and info.field_name in CLAIM_ONLY:
+            raise ValueError(
+                'is a field of a ClaimReview: a review of kind "media" reviews media, not a claim'
+            )
+        return value
 
     def document(self) -> dict[str, Any]:
-        """The stored form: no nulls, no empty lists, no server-owned fields."""
-        return prune(self.model_dump(exclude={"publisher"}))
+        """The stored form: no nulls, no empty lists, no server-owned fields; ``kind`` only for
+        a MediaReview (a document without it is a ClaimReview, as every one written before
+        MediaReviews were)."""
+        exclude = {"publisher"} if self.kind == "media" else {"publisher", "kind"}
+        return prune(self.model_dump(exclude=exclude))
 
 
 class CorrectionIn(_Strict):
@@ -368,6 +469,7 @@ class ReviewPublic(BaseModel):
     publisher: str
     external_id: str | None = None
     status: Literal["draft", "published", "retracted"]
+    kind: ReviewKind = "claim"
     url: str
     headline: str | None = None
     claim_reviewed: str | None = None
@@ -382,6 +484,10 @@ class ReviewPublic(BaseModel):
     image: str | None = None
     tags: list[str] = []
     corrections: list[Correction] = []
+    media_authenticity: MediaAuthenticity | None = None
+    original_media_context: str | None = None
+    original_media_link: str | None = None
+    media: Media | None = None
     version: int
     created_at: str
     updated_at: str

@@ -45,6 +45,8 @@ from functools import lru_cache
 from typing import Literal
 
 Shape = Literal["jsonld", "csv", "google"]
+Kind = Literal["claim", "media"]
+KINDS: tuple[Kind, ...] = ("claim", "media")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Field:
     date: bool = False
     # How the items of a list share one CSV cell.
     csv_join: str = "; "
+    # The kinds of review that have it: a ClaimReview's claim, a MediaReview's media.
+    kinds: tuple[Kind, ...] = KINDS
 
     def place(self, shape: Shape) -> str | None:
         """The field's path (or column) in ``shape``; ``None`` when it has no place there."""
@@ -85,6 +89,12 @@ _KEPT_BY_GOOGLE = Absent("Google's markup has no place for it: a page update kee
 _APPEARANCE_DETAIL = Absent(
     "Google shows an appearance by its URL only: the rest is kept with the appearance"
 )
+_MEDIA_IN_GOOGLE = Absent(
+    "Google's pages hold ClaimReviews only (a MediaReview is in no page); claims:search shows "
+    "a MediaReview's headline and authenticity"
+)
+_CLAIM: tuple[Kind, ...] = ("claim",)
+_MEDIA: tuple[Kind, ...] = ("media",)
 # Where a Google page holds each of its reviews.
 GOOGLE_MARKUP = "claimReviewMarkups[]"
 
@@ -95,7 +105,12 @@ def _appearance(
     """The fields of an appearance of the claim (each of them, or the first one)."""
     return (
         Field(
-            f"{native}.url", jsonld=f"{jsonld}.url", csv=url_csv, google=url_google, csv_join=" "
+            f"{native}.url",
+            jsonld=f"{jsonld}.url",
+            csv=url_csv,
+            google=url_google,
+            csv_join=" ",
+            kinds=_CLAIM,
         ),
         Field(
             f"{native}.date_published",
@@ -103,19 +118,111 @@ def _appearance(
             csv=_CSV_SUMMARY,
             google=_APPEARANCE_DETAIL,
             date=True,
+            kinds=_CLAIM,
         ),
         Field(
             f"{native}.archived_at",
             jsonld=f"{jsonld}.archivedAt",
             csv=_CSV_SUMMARY,
             google=_APPEARANCE_DETAIL,
+            kinds=_CLAIM,
         ),
         Field(
             f"{native}.platform",
             jsonld=f"{jsonld}.publisher.name",
             csv=_CSV_SUMMARY,
             google=_APPEARANCE_DETAIL,
+            kinds=_CLAIM,
         ),
+        Field(
+            f"{native}.image",
+            jsonld=f"{jsonld}.image",
+            csv=_CSV_SUMMARY,
+            google=_APPEARANCE_DETAIL,
+            kinds=_CLAIM,
+        ),
+    )
+
+
+def _claimant(native: str, *, jsonld: str, kinds: tuple[Kind, ...]) -> tuple[Field, ...]:
+    """The fields of a Person or Organization: who made a claim, or who posted media."""
+    google = f"{GOOGLE_MARKUP}.claimAuthor" if kinds == _CLAIM else None
+    return (
+        Field(
+            f"{native}.type",
+            jsonld=f"{jsonld}.@type",
+            csv="claimant_type" if google else _CSV_SUMMARY,
+            google=Absent(
+                "Google's claimAuthor has no type: kept, and Person when a jobTitle is sent"
+            )
+            if google
+            else _MEDIA_IN_GOOGLE,
+            kinds=kinds,
+        ),
+        Field(
+            f"{native}.name",
+            jsonld=f"{jsonld}.name",
+            csv="claimant" if google else _CSV_SUMMARY,
+            google=f"{google}.name" if google else _MEDIA_IN_GOOGLE,
+            kinds=kinds,
+        ),
+        Field(
+            f"{native}.job_title",
+            jsonld=f"{jsonld}.jobTitle",
+            csv=_CSV_SUMMARY,
+            google=f"{google}.jobTitle" if google else _MEDIA_IN_GOOGLE,
+            kinds=kinds,
+        ),
+        # Google shows the first link only; a page update keeps the others behind it.
+        Field(
+            f"{native}.same_as[]",
+            jsonld=f"{jsonld}.sameAs[]",
+            csv=_CSV_SUMMARY,
+            google=f"{google}.sameAs" if google else _MEDIA_IN_GOOGLE,
+            kinds=kinds,
+        ),
+        Field(
+            f"{native}.image",
+            jsonld=f"{jsonld}.image",
+            csv=_CSV_SUMMARY,
+            google=f"{google}.imageUrl" if google else _MEDIA_IN_GOOGLE,
+            kinds=kinds,
+        ),
+    )
+
+
+def _media(native: str, *, jsonld: str) -> tuple[Field, ...]:
+    """The fields of a MediaReview's appearances of the media (schema.org MediaObjects)."""
+
+    def field(
+        name: str,
+        path: str,
+        *,
+        csv: str | Absent = _CSV_SUMMARY,
+        required: bool = False,
+        date: bool = False,
+    ) -> Field:
+        return Field(
+            f"{native}.{name}",
+            jsonld=f"{jsonld}.{path}",
+            csv=csv,
+            google=_MEDIA_IN_GOOGLE,
+            required=required,
+            date=date,
+            csv_join=" ",
+            kinds=_MEDIA,
+        )
+
+    return (
+        field("type", "@type", required=True),
+        field("content_url", "contentUrl", csv="media_urls"),
+        field("embed_url", "embedUrl"),
+        field("start_time", "startTime"),
+        field("end_time", "endTime"),
+        field("date_published", "datePublished", date=True),
+        *_claimant(f"{native}.author", jsonld=f"{jsonld}.author", kinds=_MEDIA),
+        field("archived_at", "archivedAt"),
+        field("image", "image"),
     )
 
 
@@ -141,10 +248,17 @@ FIELDS: tuple[Field, ...] = (
     Field("url", jsonld="url", csv="url", google=f"{GOOGLE_MARKUP}.url", required=True),
     Field("headline", jsonld="headline", csv="headline", google=_KEPT_BY_GOOGLE),
     Field(
+        "kind",
+        jsonld=Absent("the node's @type says it: ClaimReview or MediaReview"),
+        csv="kind",
+        google=Absent("Google's pages hold ClaimReviews only: a page update keeps it"),
+    ),
+    Field(
         "claim_reviewed",
         jsonld="claimReviewed",
         csv="claim_reviewed",
         google=f"{GOOGLE_MARKUP}.claimReviewed",
+        kinds=_CLAIM,
     ),
     Field("language", jsonld="inLanguage", csv="language", google=_KEPT_BY_GOOGLE),
     Field(
@@ -196,43 +310,14 @@ FIELDS: tuple[Field, ...] = (
         csv=_CSV_SUMMARY,
         google=f"{GOOGLE_MARKUP}.rating.imageUrl",
     ),
-    Field(
-        "claim.author.type",
-        jsonld="itemReviewed.author.@type",
-        csv="claimant_type",
-        google=Absent("Google's claimAuthor has no type: kept, and Person when a jobTitle is sent"),
-    ),
-    Field(
-        "claim.author.name",
-        jsonld="itemReviewed.author.name",
-        csv="claimant",
-        google=f"{GOOGLE_MARKUP}.claimAuthor.name",
-    ),
-    Field(
-        "claim.author.job_title",
-        jsonld="itemReviewed.author.jobTitle",
-        csv=_CSV_SUMMARY,
-        google=f"{GOOGLE_MARKUP}.claimAuthor.jobTitle",
-    ),
-    # Google shows the first link only; a page update keeps the others behind it.
-    Field(
-        "claim.author.same_as[]",
-        jsonld="itemReviewed.author.sameAs[]",
-        csv=_CSV_SUMMARY,
-        google=f"{GOOGLE_MARKUP}.claimAuthor.sameAs",
-    ),
-    Field(
-        "claim.author.image",
-        jsonld="itemReviewed.author.image",
-        csv=_CSV_SUMMARY,
-        google=f"{GOOGLE_MARKUP}.claimAuthor.imageUrl",
-    ),
+    *_claimant("claim.author", jsonld="itemReviewed.author", kinds=_CLAIM),
     Field(
         "claim.date",
         jsonld="itemReviewed.datePublished",
         csv=_CSV_SUMMARY,
         google=f"{GOOGLE_MARKUP}.claimDate",
         date=True,
+        kinds=_CLAIM,
     ),
     *_appearance(
         "claim.appearances[]",
@@ -251,6 +336,7 @@ FIELDS: tuple[Field, ...] = (
         jsonld="itemReviewed.contentLocation.name",
         csv=_CSV_SUMMARY,
         google=f"{GOOGLE_MARKUP}.claimLocation",
+        kinds=_CLAIM,
     ),
     Field(
         "authors[].name",
@@ -277,6 +363,28 @@ FIELDS: tuple[Field, ...] = (
         google=_KEPT_BY_GOOGLE,
         required=True,
     ),
+    Field(
+        "media_authenticity",
+        jsonld="mediaAuthenticityCategory",
+        csv="media_authenticity",
+        google=_MEDIA_IN_GOOGLE,
+        kinds=_MEDIA,
+    ),
+    Field(
+        "original_media_context",
+        jsonld="originalMediaContextDescription",
+        csv="original_media_context",
+        google=_MEDIA_IN_GOOGLE,
+        kinds=_MEDIA,
+    ),
+    Field(
+        "original_media_link",
+        jsonld="originalMediaLink",
+        csv="original_media_link",
+        google=_MEDIA_IN_GOOGLE,
+        kinds=_MEDIA,
+    ),
+    *_media("media.appearances[]", jsonld="itemReviewed.mediaItemAppearance[]"),
 )
 
 # The publisher as the JSON-LD shows it (``author``, an Organization): not a field of the review

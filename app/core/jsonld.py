@@ -1,4 +1,4 @@
-"""The one ClaimReview JSON-LD renderer.
+"""The one ClaimReview and MediaReview JSON-LD renderer.
 
 Every output of the service (the JSON-LD endpoints, embeds, the HTML card, the feed, exports and
 webhooks) is these bytes: a review is rendered once when it is written, the bytes are stored and
@@ -11,6 +11,11 @@ stored review always gives byte-identical JSON.
 Where each native field goes is the ``jsonld`` path of its row in `app.core.fields.FIELDS`
 (tests/core/test_fields.py holds `render` to it); the server adds ``@id`` and ``dateModified``, and
 ``author`` is the publisher's organisation (`app.core.fields.PUBLISHER_CARD`).
+
+A review of ``kind`` "media" is a schema.org ``MediaReview``: its ``itemReviewed`` is a
+``MediaReviewItem`` whose ``mediaItemAppearance`` are the ImageObjects, VideoObjects and
+AudioObjects it was seen as, and ``mediaAuthenticityCategory`` names the enumeration member as
+Google's Fact Check Markup Tool writes it (``"TransformedContent"``, no schema.org prefix).
 """
 
 from collections.abc import Iterable
@@ -44,12 +49,21 @@ def render(
     base without a trailing slash, and `date_modified` an RFC 3339 timestamp.
     """
     review_iri = f"{base_url}/v1/claim-reviews/{review_id}"
+    media = document.get("kind") == "media"
+    item_reviewed = (
+        _media_item(document.get("media") or {}, item_iri=f"{review_iri}#media")
+        if media
+        else _claim(document.get("claim") or {}, claim_iri=f"{review_iri}#claim")
+    )
     review = _node(
-        "ClaimReview",
+        "MediaReview" if media else "ClaimReview",
         {
             "url": document.get("url"),
             "headline": document.get("headline"),
             "claimReviewed": document.get("claim_reviewed"),
+            "mediaAuthenticityCategory": document.get("media_authenticity"),
+            "originalMediaContextDescription": document.get("original_media_context"),
+            "originalMediaLink": document.get("original_media_link"),
             "inLanguage": document.get("language"),
             "datePublished": document.get("date_published"),
             "dateModified": date_modified,
@@ -62,7 +76,7 @@ def render(
                     "sameAs": publisher.get("same_as"),
                 },
             ),
-            "itemReviewed": _claim(document.get("claim") or {}, claim_iri=f"{review_iri}#claim"),
+            "itemReviewed": item_reviewed,
             "reviewRating": _rating(document.get("rating") or {}),
             "image": document.get("image"),
             "keywords": document.get("tags"),
@@ -102,8 +116,9 @@ def script_block(payload: bytes) -> bytes:
     return b'<script type="application/ld+json">' + escape_for_html(payload) + b"</script>"
 
 
-def native_pointer(jsonld_pointer: str) -> str:
-    """Map a JSON pointer into a rendered ClaimReview back to the native field it came from.
+def native_pointer(jsonld_pointer: str, *, kind: fields.Kind = "claim") -> str:
+    """Map a JSON pointer into a rendered review of ``kind`` back to the native field it came
+    from (``itemReviewed`` is the claim of a ClaimReview, the media of a MediaReview).
 
     Validation findings are reported on the JSON-LD; this lets the API point a CMS at the field
     it sent (``/reviewRating/alternateName`` -> ``/rating/label``). The publisher's fields map
@@ -111,7 +126,7 @@ def native_pointer(jsonld_pointer: str) -> str:
     """
     if not jsonld_pointer.startswith("/"):
         return jsonld_pointer
-    tree = _CLAIM_REVIEW_FIELDS
+    tree = _REVIEW_FIELDS[kind]
     native: list[str] = []
     for token in jsonld_pointer[1:].split("/"):
         if token.isdigit():
@@ -141,19 +156,10 @@ def _nodes(nodes: Iterable[dict[str, Any] | None]) -> list[dict[str, Any]]:
 
 
 def _claim(claim: dict[str, Any], *, claim_iri: str) -> dict[str, Any] | None:
-    author = claim.get("author") or {}
     return _node(
         "Claim",
         {
-            "author": _node(
-                author.get("type", "Person"),
-                {
-                    "name": author.get("name"),
-                    "jobTitle": author.get("job_title"),
-                    "sameAs": author.get("same_as"),
-                    "image": author.get("image"),
-                },
-            ),
+            "author": _person(claim.get("author") or {}),
             "datePublished": claim.get("date"),
             "appearance": _nodes(_creative_work(a) for a in claim.get("appearances", [])),
             "firstAppearance": _creative_work(claim.get("first_appearance") or {}),
@@ -165,6 +171,18 @@ def _claim(claim: dict[str, Any], *, claim_iri: str) -> dict[str, Any] | None:
     )
 
 
+def _person(author: dict[str, Any]) -> dict[str, Any] | None:
+    return _node(
+        author.get("type", "Person"),
+        {
+            "name": author.get("name"),
+            "jobTitle": author.get("job_title"),
+            "sameAs": author.get("same_as"),
+            "image": author.get("image"),
+        },
+    )
+
+
 def _creative_work(appearance: dict[str, Any]) -> dict[str, Any] | None:
     return _node(
         "CreativeWork",
@@ -173,8 +191,36 @@ def _creative_work(appearance: dict[str, Any]) -> dict[str, Any] | None:
             "datePublished": appearance.get("date_published"),
             "archivedAt": appearance.get("archived_at"),
             "publisher": _node("Organization", {"name": appearance.get("platform")}),
+            "image": appearance.get("image"),
         },
     )
+
+
+def _media_item(media: dict[str, Any], *, item_iri: str) -> dict[str, Any] | None:
+    return _node(
+        "MediaReviewItem",
+        {
+            "mediaItemAppearance": [
+                _media_object(appearance) for appearance in media.get("appearances", [])
+            ]
+        },
+        node_id=item_iri,
+    )
+
+
+def _media_object(appearance: dict[str, Any]) -> dict[str, Any]:
+    media_type = appearance["type"]  # required: a bare type still says what was reviewed
+    properties = {
+        "contentUrl": appearance.get("content_url"),
+        "embedUrl": appearance.get("embed_url"),
+        "startTime": appearance.get("start_time"),
+        "endTime": appearance.get("end_time"),
+        "datePublished": appearance.get("date_published"),
+        "author": _person(appearance.get("author") or {}),
+        "archivedAt": appearance.get("archived_at"),
+        "image": appearance.get("image"),
+    }
+    return _node(media_type, properties) or {"@type": media_type}
 
 
 def _rating(rating: dict[str, Any]) -> dict[str, Any] | None:
@@ -202,14 +248,15 @@ def _number(value: Any) -> Any:
 _Tree = dict[str, tuple[str, "_Tree"]]
 
 
-def _pointer_tree() -> _Tree:
-    """The JSON-LD -> native tree of `native_pointer`, from the field table.
+def _pointer_tree(kind: fields.Kind) -> _Tree:
+    """The JSON-LD -> native tree of `native_pointer` for a review of ``kind``, from the field
+    table.
 
     Paths align step by step, except that a field's last native step may stand for several
     JSON-LD steps: ``itemReviewed.contentLocation.name`` is ``claim.location``, its ``name``
     folding into ``location``."""
     tree: _Tree = {}
-    pairs = [(field.native, field.jsonld) for field in fields.FIELDS]
+    pairs = [(field.native, field.jsonld) for field in fields.FIELDS if kind in field.kinds]
     for native, jsonld in [*pairs, *fields.PUBLISHER_CARD]:
         if not isinstance(jsonld, str):
             continue
@@ -225,4 +272,4 @@ def _pointer_tree() -> _Tree:
     return tree
 
 
-_CLAIM_REVIEW_FIELDS = _pointer_tree()
+_REVIEW_FIELDS = {kind: _pointer_tree(kind) for kind in fields.KINDS}

@@ -1,4 +1,5 @@
-"""ClaimReview JSON-LD -> native document: the inverse of `app.core.jsonld.render`.
+"""ClaimReview and MediaReview JSON-LD -> native document: the inverse of
+`app.core.jsonld.render`.
 
 Used where reviews arrive as markup (`application/ld+json` writes, `/v1/import`). Real-world
 markup spells the same thing many ways, so reading is tolerant: any schema.org context, types
@@ -23,12 +24,23 @@ _DECIMAL = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _ORGANIZATION_TYPES = {"Corporation", "NGO", "PoliticalParty"}
 
 
+# A snapshot of a post is the post's media as it was: read as the media type itself.
+_MEDIA_TYPES = {"ImageObject", "VideoObject", "AudioObject"}
+
+
+def is_media_review(node: dict[str, Any]) -> bool:
+    return "MediaReview" in _types(node.get("@type"))
+
+
 def to_native(node: dict[str, Any]) -> dict[str, Any]:
-    """Map one ClaimReview JSON-LD object onto the native input shape
+    """Map one ClaimReview or MediaReview JSON-LD object onto the native input shape
     (`app.core.document.ReviewIn`)."""
     rating = _object(node.get("reviewRating"))
+    media = is_media_review(node)
+    item = _object(node.get("itemReviewed"))
     return prune(
         {
+            "kind": "media" if media else None,
             "url": _url(node.get("url")),
             "headline": _value(node.get("headline")),
             "claim_reviewed": _value(node.get("claimReviewed")),
@@ -42,7 +54,7 @@ def to_native(node: dict[str, Any]) -> dict[str, Any]:
                 "explanation": _value(rating.get("ratingExplanation")),
                 "image": _url(rating.get("image")),
             },
-            "claim": _claim(_object(node.get("itemReviewed"))),
+            "claim": None if media else _claim(item),
             "authors": [
                 {"name": _value(person.get("name")), "url": _url(person.get("url"))}
                 for person in map(_named, many(node.get("creator")))
@@ -54,8 +66,45 @@ def to_native(node: dict[str, Any]) -> dict[str, Any]:
                 for comment in many(node.get("correction"))
                 if isinstance(comment, dict)
             ],
+            "media_authenticity": _term(node.get("mediaAuthenticityCategory")),
+            "original_media_context": _value(node.get("originalMediaContextDescription")),
+            "original_media_link": _url(node.get("originalMediaLink")),
+            "media": {"appearances": [_media_object(_object(work)) for work in _media_of(item)]}
+            if media
+            else None,
         }
     )
+
+
+def _media_of(item: dict[str, Any]) -> list[Any]:
+    """The appearances of a MediaReviewItem; an ImageObject (VideoObject...) given as the
+    item itself, as Google's Fact Check Markup Tool writes it, is its one appearance."""
+    if "mediaItemAppearance" in item or not item:
+        return many(item.get("mediaItemAppearance"))
+    return [item]
+
+
+def _media_object(work: dict[str, Any]) -> dict[str, Any]:
+    types = [name.removesuffix("Snapshot") for name in _types(work.get("@type"))]
+    return {
+        "type": next((name for name in types if name in _MEDIA_TYPES), _value(work.get("@type"))),
+        "content_url": _url(work.get("contentUrl")),
+        "embed_url": _url(work.get("embedUrl")),
+        "start_time": _value(work.get("startTime")),
+        "end_time": _value(work.get("endTime")),
+        "date_published": _value(work.get("datePublished")),
+        "author": _claimant(_named(work.get("author") or work.get("creator"))),
+        "archived_at": _url(work.get("archivedAt")),
+        "image": _url(work.get("image")),
+    }
+
+
+def _term(value: Any) -> Any:
+    """An enumeration member without its schema.org prefix (``schema:StagedContent``)."""
+    first = _value(value)
+    if isinstance(first, dict):
+        first = first.get("@id")
+    return _types(first)[0] if isinstance(first, str) else first
 
 
 def _claim(claim: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +146,7 @@ def _appearance(work: Any) -> dict[str, Any] | None:
         "date_published": _value(work.get("datePublished")),
         "archived_at": _url(work.get("archivedAt")),
         "platform": _value(_named(work.get("publisher")).get("name")),
+        "image": _url(work.get("image")),
     }
 
 

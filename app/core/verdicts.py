@@ -11,6 +11,12 @@ verdict is resolved in this order, the first answer wins:
     3. the numeric position           value within [worst, best] on a truth scale, best > worst
     4. "unknown"                      nothing matched; never silently "other"
 
+A MediaReview's verdict is its ``mediaAuthenticityCategory``, mapped by the dictionary's
+``media_authenticity`` table (Original -> true, Transformed -> false, Edited or cropped ->
+misleading, Missing context -> misleading, Staged -> false, Satire or parody -> satire), so that
+facets and the verdict filter work across both kinds; one without a category is rated like a
+ClaimReview, from its rating.
+
 The dictionary is data, not code, so that it can grow without a release and be published as
 it is (``GET /v1/verdicts``); its version is stored with every verdict it produced. It is read
 once, on first use, so importing this module does no I/O.
@@ -78,6 +84,23 @@ def dictionary() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _dictionary_index() -> dict[str, str]:
     return {fold(entry["label"]): entry["verdict"] for entry in dictionary()["entries"]}
+
+
+@lru_cache(maxsize=1)
+def _media_index() -> dict[str, dict[str, str]]:
+    return {entry["category"]: entry for entry in dictionary()["media_authenticity"]}
+
+
+def media_verdict(category: str) -> str:
+    """The verdict a MediaReview's authenticity category maps to."""
+    entry = _media_index().get(category)
+    return entry["verdict"] if entry else "unknown"
+
+
+def media_label(category: str) -> str:
+    """An authenticity category as fact-checkers name it ("Missing context")."""
+    entry = _media_index().get(category)
+    return entry["label"] if entry else category
 
 
 def normalise(

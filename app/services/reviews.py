@@ -61,7 +61,7 @@ def render(
         {
             "severity": item.severity,
             "profile": item.profile,
-            "path": jsonld.native_pointer(item.path),
+            "path": jsonld.native_pointer(item.path, kind=document.get("kind", "claim")),
             "code": item.code,
             "message": item.message,
         }
@@ -79,7 +79,10 @@ def render(
 
 
 def rating_verdict(document: dict[str, Any], publisher: Publisher) -> str:
-    """The normalised verdict of a document's rating, on its publisher's scale."""
+    """The normalised verdict of a document: a MediaReview's authenticity category, else its
+    rating on its publisher's scale."""
+    if category := document.get("media_authenticity"):
+        return verdicts.media_verdict(category)
     rating = document.get("rating", {})
     return verdicts.normalise(
         label=rating.get("label"),
@@ -296,6 +299,8 @@ def _change_kind(before: dict[str, Any], after: dict[str, Any]) -> str:
     rating_before, rating_after = before.get("rating", {}), after.get("rating", {})
     if any(rating_before.get(k) != rating_after.get(k) for k in ("label", "value")):
         return "re-rated"
+    if before.get("media_authenticity") != after.get("media_authenticity"):
+        return "re-rated"
     if len(after.get("corrections", [])) > len(before.get("corrections", [])):
         return "corrected"
     return "updated"
@@ -388,9 +393,17 @@ def _event(review: ClaimReview | Fields, event_type: str) -> dict[str, Any]:
 
 
 def _derive_query_columns(review: ClaimReview | Fields, document: dict[str, Any]) -> None:
-    """The columns that filters, sorting and full-text search use, all from the document."""
+    """The columns that filters, sorting and full-text search use, all from the document.
+    A MediaReview's claimant is whoever posted the media (its first appearance's author)."""
     label = document.get("rating", {}).get("label")
-    claimant = document.get("claim", {}).get("author", {}).get("name")
+    review.kind = document.get("kind", "claim")
+    if review.kind == "media":
+        posters = document.get("media", {}).get("appearances", [])
+        claimant = next(
+            (a["author"]["name"] for a in posters if "name" in a.get("author", {})), None
+        )
+    else:
+        claimant = document.get("claim", {}).get("author", {}).get("name")
     review.published_at = moment(document.get("date_published")) or review.created_at
     review.label_key = fold(label) if label else None
     review.claimant_name = claimant
@@ -398,6 +411,7 @@ def _derive_query_columns(review: ClaimReview | Fields, document: dict[str, Any]
     searchable = [
         document.get("claim_reviewed"),
         document.get("headline"),
+        document.get("original_media_context"),
         claimant,
         *document.get("tags", []),
     ]
@@ -420,6 +434,7 @@ def moment(iso: str | None) -> datetime | None:
 def present_review(review: ClaimReview | Fields) -> dict[str, Any]:
     """The native JSON of a stored review (stored as bytes and served by every read)."""
     body: dict[str, Any] = {"id": review.id, "publisher": review.publisher.slug}
+    body["kind"] = review.kind
     body.update(review.document)
     body["status"] = review.status
     body["verdict"] = review.verdict
