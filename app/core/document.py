@@ -31,7 +31,7 @@ from pydantic import (
 
 from app.core.bounds import SAFE_INTEGER
 from app.core.security import PARTNER_SCOPES
-from app.core.validation import Finding
+from app.core.validation import MEDIA_AUTHENTICITY, Finding
 
 _LANGUAGE_TAG = re.compile(
     r"^(?P<lang>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|\d{3}))?"
@@ -324,14 +324,6 @@ class Claim(_Strict):
     location: ShortText | None = None
 
 
-MEDIA_AUTHENTICITY = (
-    "OriginalMediaContent",
-    "TransformedContent",
-    "EditedOrCroppedContent",
-    "DecontextualizedContent",
-    "StagedContent",
-    "SatireOrParodyContent",
-)
 # Literal of a tuple is the Literal of its items: the categories stay listed in one place.
 MediaAuthenticity = Literal[MEDIA_AUTHENTICITY]  # type: ignore[valid-type]
 _MEDIA_TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d)(\.\d{1,3})?)?$")

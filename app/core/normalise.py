@@ -1,4 +1,4 @@
-"""Lenient in: repair ClaimReview markup as fact-checkers publish it.
+"""Lenient in: repair ClaimReview and MediaReview markup as fact-checkers publish it.
 
 Every door that takes markup from outside (``application/ld+json`` writes, ``/v1/import`` and
 ``claimreview import``, ``/v1/validate``) passes each ClaimReview node through `claim_review`
@@ -40,9 +40,20 @@ Repair codes (W warning, E error), each with the shape that triggers it:
     language-from-publisher W  no language anywhere in the markup: the publisher's taken
     language-detected W   no language anywhere, publisher's included: detected from the claim
                           text (``language_source: "detected"`` on the review)
-    missing-claim E       no claimReviewed text
+    media-item-typed W    a MediaReview's itemReviewed given as the ImageObject (VideoObject,
+                          AudioObject) itself, as Google's Fact Check Markup Tool writes it, or
+                          untyped: read as a MediaReviewItem with that one appearance
+    media-typed W         ``VideoObjectSnapshot``, ``Photograph``, ``Clip``: the media type
+    media-dropped W       an appearance that is no image, video or audio: left out
+    media-author-moved W  the MediaReviewItem's author or creator: read as the author of each
+                          appearance that names none (authorship applies to the items)
+    authenticity-repaired W  ``["TransformedContent"]``, ``schema:StagedContent``,
+                          ``DecontexualizedContent``: the one category, its name spelt right
+    not-media-property W  claimReviewed on a MediaReview (a ClaimReview's): left out
+    missing-claim E       no claimReviewed text (a ClaimReview)
     missing-url E         no article url that resolves to http(s)
-    missing-rating E      no textual rating and no number on a usable scale
+    missing-rating E      no textual rating and no number on a usable scale (a ClaimReview);
+                          no mediaAuthenticityCategory and no textual rating (a MediaReview)
 
 Dates: a date-time without a zone is read in the publisher's ``time_zone`` when it has one, else
 in UTC (``2020-06-23 20:02`` is ``2020-06-23T18:02:00Z`` for a publisher in Europe/Paris, and
@@ -52,6 +63,7 @@ address: the ``page_url`` the caller gave, else (for HTML) the page's ``<base hr
 canonical link, else the ClaimReview's own ``url``, else its author's (the publisher's) ``url``.
 """
 
+import difflib
 import html
 import itertools
 import math
@@ -68,7 +80,14 @@ from zoneinfo import ZoneInfo
 from app.core import languages, verdicts
 from app.core.document import format_timestamp, many
 from app.core.pointers import json_pointer
-from app.core.validation import Finding, canonical_property, local_term, type_name, type_names
+from app.core.validation import (
+    MEDIA_AUTHENTICITY,
+    Finding,
+    canonical_property,
+    local_term,
+    type_name,
+    type_names,
+)
 
 PROFILE = "repair"
 CONTEXT = "https://schema.org"
@@ -189,9 +208,15 @@ class _Walk:
         self.findings.append(Finding("error", PROFILE, pointer, code, message))
 
 
-def is_claim_review(node: Any) -> bool:
-    """Whether a JSON object is a ClaimReview, however its ``@type`` is spelt."""
-    return isinstance(node, dict) and "ClaimReview" in type_names(node.get("@type"))
+REVIEW_TYPES = frozenset({"ClaimReview", "MediaReview"})
+_MEDIA_TYPES = frozenset({"ImageObject", "VideoObject", "AudioObject"})
+# schema.org subtypes of a MediaObject read as the media type they are.
+_MEDIA_SUBTYPES = {"Photograph": "ImageObject", "Barcode": "ImageObject", "Clip": "VideoObject"}
+
+
+def is_review(node: Any) -> bool:
+    """Whether a JSON object is a ClaimReview or a MediaReview, however its ``@type`` is spelt."""
+    return isinstance(node, dict) and not REVIEW_TYPES.isdisjoint(type_names(node.get("@type")))
 
 
 def reference_ids(value: Any, *, depth: int = 0) -> set[str]:
@@ -219,7 +244,7 @@ def claim_review(
     page_language: str | None = None,
     literals_are_text: bool = False,
 ) -> Normalised:
-    """Repair one ClaimReview node; ``pointer`` is where it sits in the input.
+    """Repair one ClaimReview (or MediaReview) node; ``pointer`` is where it sits in the input.
 
     ``literals_are_text`` for microdata and RDFa, which have no numbers: their numeric strings
     are read as numbers without a warning.
@@ -232,10 +257,14 @@ def claim_review(
     repaired = dict(_node(walk, node, pointer, depth=0))  # changed below, never the input
     _context(walk, node, repaired, pointer)
     _authors(walk, repaired, pointer)
-    _item_reviewed(walk, repaired, pointer)
+    media = "MediaReview" in type_names(repaired.get("@type"))
+    if media:
+        _media_review(walk, repaired, pointer)
+    else:
+        _item_reviewed(walk, repaired, pointer)
     _rating(walk, repaired, pointer)
     _language(walk, repaired, pointer, page_language)
-    _essentials(walk, repaired, pointer)
+    _essentials(walk, repaired, pointer, media=media)
     if any(finding.severity == "error" for finding in walk.findings):
         return Normalised(None, walk.findings)
     return Normalised(repaired, walk.findings, walk.origins)
@@ -876,8 +905,105 @@ def _language(walk: _Walk, node: dict[str, Any], pointer: str, page_language: st
             )
 
 
-def _essentials(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
-    if not isinstance(node.get("claimReviewed"), str):
+def _media_review(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
+    """A MediaReview as a MediaReviewItem of typed appearances, with one category."""
+    if "claimReviewed" in node:
+        del node["claimReviewed"]
+        walk.warn(
+            f"{pointer}/claimReviewed",
+            "not-media-property",
+            "claimReviewed is a ClaimReview's: a MediaReview reviews media; it was left out.",
+        )
+    _authenticity(walk, node, f"{pointer}/mediaAuthenticityCategory")
+    here = f"{pointer}/itemReviewed"
+    items = [item for item in many(node.get("itemReviewed")) if isinstance(item, dict)]
+    if not items:
+        return
+    item = items[0]
+    if "MediaReviewItem" not in type_names(item.get("@type")):
+        if "mediaItemAppearance" not in item:
+            item = {"mediaItemAppearance": [item]}
+        item = {"@type": "MediaReviewItem", **{k: v for k, v in item.items() if k != "@type"}}
+        walk.warn(here, "media-item-typed", "itemReviewed was read as a MediaReviewItem.")
+        here_items = here
+    else:
+        here_items = f"{here}/mediaItemAppearance"
+    poster = item.get("author") or item.get("creator")
+    appearances = []
+    for index, appearance in enumerate(many(item.get("mediaItemAppearance"))):
+        where = (
+            f"{here_items}/{index}"
+            if isinstance(item.get("mediaItemAppearance"), list)
+            else here_items
+        )
+        media = _media_object(walk, appearance, where)
+        if media is None:
+            continue
+        if poster is not None and "author" not in media and "creator" not in media:
+            media["author"] = poster
+            walk.warn(
+                where,
+                "media-author-moved",
+                "The MediaReviewItem's author was read as the author of this appearance.",
+            )
+        appearances.append(media)
+    node["itemReviewed"] = {"@type": "MediaReviewItem", "mediaItemAppearance": appearances}
+
+
+def _media_object(walk: _Walk, appearance: Any, pointer: str) -> dict[str, Any] | None:
+    if not isinstance(appearance, dict):
+        walk.warn(pointer, "media-dropped", "An appearance of the media must be an object.")
+        return None
+    for name in type_names(appearance.get("@type")):
+        media_type = _MEDIA_SUBTYPES.get(name, name.removesuffix("Snapshot"))
+        if media_type in _MEDIA_TYPES:
+            if media_type != name:
+                walk.warn(f"{pointer}/@type", "media-typed", f"{name} was read as {media_type}.")
+            media = dict(appearance)
+            if "author" not in media and "creator" in media:
+                media["author"] = media.pop("creator")
+            return media | {"@type": media_type}
+    walk.warn(
+        pointer,
+        "media-dropped",
+        "An appearance of the media must be an ImageObject, VideoObject or AudioObject; it "
+        "was left out.",
+    )
+    return None
+
+
+def _authenticity(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
+    sent = node.get("mediaAuthenticityCategory")
+    values = many(sent)
+    if not values:
+        return
+    value = values[0]
+    name = value.get("@id") if isinstance(value, dict) else value
+    term = local_term(name.strip()) if isinstance(name, str) else ""
+    close = difflib.get_close_matches(term, MEDIA_AUTHENTICITY, n=1, cutoff=0.8)
+    if not close:
+        del node["mediaAuthenticityCategory"]
+        walk.warn(
+            pointer,
+            "authenticity-repaired",
+            f"mediaAuthenticityCategory {_label(value)} is none of "
+            f"{', '.join(MEDIA_AUTHENTICITY)}; it was left out.",
+        )
+        return
+    node["mediaAuthenticityCategory"] = close[0]
+    if close[0] != sent:
+        extra = f" (the first of {len(values)})" if len(values) > 1 else ""
+        walk.warn(
+            pointer,
+            "authenticity-repaired",
+            f"mediaAuthenticityCategory was read as {close[0]}{extra}.",
+        )
+
+
+def _essentials(walk: _Walk, node: dict[str, Any], pointer: str, *, media: bool) -> None:
+    if media:
+        _media_essentials(walk, node, pointer)
+    elif not isinstance(node.get("claimReviewed"), str):
         walk.refuse(
             f"{pointer}/claimReviewed",
             "missing-claim",
@@ -893,12 +1019,24 @@ def _essentials(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
     else:
         node["url"] = urls[0]
     rating = node.get("reviewRating")
-    if not isinstance(rating, dict) or not isinstance(rating.get("alternateName"), str):
+    labelled = isinstance(rating, dict) and isinstance(rating.get("alternateName"), str)
+    if not media and not labelled:
         walk.refuse(
             f"{pointer}/reviewRating",
             "missing-rating",
             "reviewRating needs a textual rating (alternateName) or a ratingValue on a usable "
             "scale.",
+        )
+
+
+def _media_essentials(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
+    rating = node.get("reviewRating")
+    labelled = isinstance(rating, dict) and isinstance(rating.get("alternateName"), str)
+    if "mediaAuthenticityCategory" not in node and not labelled:
+        walk.refuse(
+            f"{pointer}/mediaAuthenticityCategory",
+            "missing-rating",
+            "A MediaReview needs its mediaAuthenticityCategory (or a textual reviewRating).",
         )
 
 

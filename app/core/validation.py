@@ -11,6 +11,12 @@
     on every ClaimReview node: the required claimReviewed, reviewRating.alternateName and http(s)
     url (on the publisher's domains when they are given), a coherent numeric scale, and Google's
     recommended fields (author, itemReviewed Claim with its author, appearance and date).
+    On every MediaReview node, the fields of Google's Fact Check Markup Tool for media: the
+    required mediaAuthenticityCategory (one of the six MediaManipulationRatingEnumeration
+    members), url (as above) and the media's URL (a contentUrl or embedUrl of an appearance);
+    recommended: author, datePublished, itemReviewed as a MediaReviewItem, the original media's
+    link for media transformed, edited or out of context, and the original context's
+    description for media out of context. A reviewRating, when given, is checked as above.
 
 A document is a node object, an array of nodes, an object with ``@graph``, or a ``DataFeed``
 whose ``dataFeedElement`` items (or their ``item``) are ClaimReviews; nested nodes are checked
@@ -28,10 +34,11 @@ Finding codes (E error, W warning):
                 property-not-in-domain E, unexpected-value-type E, invalid-url E, invalid-date E,
                 numeric-string W, superseded-term W, unsupported-keyword W
     google      missing-required E, invalid-rating E, invalid-url E, url-off-domain E,
+                invalid-authenticity E,
                 invalid-rating-scale E, rating-out-of-range E, rating-not-numeric W,
                 missing-rating-scale W, worst-rating-below-one W, missing-recommended W,
-                item-reviewed-not-claim W, claim-reviewed-too-long W, claim-contains-verdict W,
-                date-in-future W
+                item-reviewed-not-claim W, item-reviewed-not-media W, claim-reviewed-too-long W,
+                claim-contains-verdict W, date-in-future W
 """
 
 import difflib
@@ -95,6 +102,19 @@ _TIME = re.compile(r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?" + _OFFSET)
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T" + _TIME.pattern + ")?")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _VERDICT_SEPARATORS = ":-\u2013\u2014"
+# The members of schema.org's MediaManipulationRatingEnumeration: a MediaReview's categories.
+MEDIA_AUTHENTICITY = (
+    "OriginalMediaContent",
+    "TransformedContent",
+    "EditedOrCroppedContent",
+    "DecontextualizedContent",
+    "StagedContent",
+    "SatireOrParodyContent",
+)
+# Categories of media of which an original exists, to link to.
+_ORIGINAL_EXISTS = frozenset(
+    {"TransformedContent", "EditedOrCroppedContent", "DecontextualizedContent"}
+)
 _DATE_WORDS = {"date": "date", "datetime": "date-time", "time": "time"}
 
 Location = tuple[str | int, ...]
@@ -414,6 +434,8 @@ class _Walker:
                 self.value(value, value_range, (*path, key), key)
         if self.check_google and "ClaimReview" in names:
             self.claim_review(node, path)
+        elif self.check_google and "MediaReview" in names:
+            self.media_review(node, path)
         return names
 
     def check_id_and_type(
@@ -593,6 +615,103 @@ class _Walker:
         self.article_url(node, path)
         self.named(node.get("author"), (*path, "author"), "author")
         self.item_reviewed(node.get("itemReviewed"), (*path, "itemReviewed"))
+        self.date_published(node, path)
+
+    def media_review(self, node: dict[str, Any], path: Location) -> None:
+        """Google's MediaReview: what its Fact Check Markup Tool asks of a fact-check of media."""
+        categories = _entries(
+            node.get("mediaAuthenticityCategory"), (*path, "mediaAuthenticityCategory")
+        )
+        if not categories:
+            self.google(
+                "error",
+                (*path, "mediaAuthenticityCategory"),
+                "missing-required",
+                "mediaAuthenticityCategory is required: how the media was manipulated, e.g. "
+                '"TransformedContent".',
+            )
+        named: set[str] = set()
+        for category, category_path in categories:
+            name = category.get("@id") if isinstance(category, dict) else category
+            term = local_term(name.strip()) if isinstance(name, str) else None
+            if term not in MEDIA_AUTHENTICITY:
+                self.google(
+                    "error",
+                    category_path,
+                    "invalid-authenticity",
+                    f"mediaAuthenticityCategory must be one of {', '.join(MEDIA_AUTHENTICITY)}, "
+                    f"not {_what(category)}.",
+                )
+            else:
+                named.add(term)
+        if "reviewRating" in node:
+            self.ratings(node, path)
+        self.article_url(node, path)
+        self.named(node.get("author"), (*path, "author"), "author")
+        self.media_item(node.get("itemReviewed"), (*path, "itemReviewed"))
+        if named & _ORIGINAL_EXISTS and not _entries(node.get("originalMediaLink"), ()):
+            self.google(
+                "warning",
+                (*path, "originalMediaLink"),
+                "missing-recommended",
+                "originalMediaLink (where the original media is) is recommended for media that "
+                "was transformed, edited or cropped, or taken out of context.",
+            )
+        if "DecontextualizedContent" in named and not _texts(
+            node.get("originalMediaContextDescription"), ()
+        ):
+            self.google(
+                "warning",
+                (*path, "originalMediaContextDescription"),
+                "missing-recommended",
+                "originalMediaContextDescription (the media's original context) is recommended "
+                "for DecontextualizedContent.",
+            )
+        self.date_published(node, path)
+
+    def media_item(self, value: Any, path: Location) -> None:
+        items = _entries(value, path)
+        appearances: list[tuple[Any, Location]] = []
+        for item, item_path in items:
+            names = type_names(item.get("@type")) if isinstance(item, dict) else []
+            if "MediaReviewItem" in names:
+                appearances += _entries(
+                    item.get("mediaItemAppearance"), (*item_path, "mediaItemAppearance")
+                )
+                continue
+            self.google(
+                "warning",
+                item_path,
+                "item-reviewed-not-media",
+                "itemReviewed should be a MediaReviewItem whose mediaItemAppearance are the "
+                "ImageObjects, VideoObjects or AudioObjects reviewed.",
+            )
+            appearances.append((item, item_path))  # the Markup Tool's own shape: the media
+        located = False
+        for appearance, appearance_path in appearances:
+            if not isinstance(appearance, dict):
+                continue
+            if _entries(appearance.get("contentUrl"), ()) or _entries(
+                appearance.get("embedUrl"), ()
+            ):
+                located = True
+            else:
+                self.google(
+                    "warning",
+                    (*appearance_path, "contentUrl"),
+                    "missing-recommended",
+                    "contentUrl (where this copy of the media was posted) is recommended.",
+                )
+        if not located:
+            self.google(
+                "error",
+                path,
+                "missing-required",
+                "The media's URL is required: an itemReviewed MediaReviewItem whose "
+                "mediaItemAppearance has a contentUrl (or embedUrl).",
+            )
+
+    def date_published(self, node: dict[str, Any], path: Location) -> None:
         dates = _texts(node.get("datePublished"), (*path, "datePublished"))
         if not dates:
             self.google(

@@ -11,7 +11,8 @@ Inputs, and where each JSON pointer (``index``, ``path`` of a finding) starts:
     html     a page: its JSON-LD scripts, microdata items and RDFa subjects, as ``extraction``
              names them, e.g. ``/json-ld/1/@graph/0/url`` or ``/microdata/0/claimReviewed``
 
-A ClaimReview is a node whose ``@type`` is ClaimReview anywhere in a document: at the top, in an
+A ClaimReview is a node whose ``@type`` is ClaimReview (or MediaReview: everything here holds
+for both) anywhere in a document: at the top, in an
 array or ``@graph``, in a DataFeed's ``dataFeedElement`` or a DataFeedItem's ``item``, under a
 WebPage's ``mainEntity``. What Data Commons feeds do is absorbed on the way: items that are
 arrays, ``null`` items, ``http://schema.org`` contexts, numbers sent as strings (read by
@@ -31,7 +32,8 @@ was in the input, its pointer and the input's media type (``Item.source``). The 
        ``"sha256:" + hex SHA-256 of it`` when longer than 200 characters;
     3. otherwise ``"import:" + the first 40 hex digits of SHA-256(url + "\\n" + claimReviewed)``,
        both trimmed as stored (a missing claimReviewed counts as ""), so two reviews of one
-       article differ and the same markup always gets the same key.
+       article differ and the same markup always gets the same key; for a MediaReview,
+       SHA-256(url + "\\nmedia\\n" + the first contentUrl or embedUrl of its media).
 
 So importing the same content again changes nothing (``unchanged``), changed content is an
 ``updated`` review with a new revision, and an item with errors is ``invalid``: reported with its
@@ -367,7 +369,7 @@ def _walk(
             if isinstance(item, dict | list):
                 yield from _walk(item, (*path, index), context, depth + 1)
     elif isinstance(value, dict):
-        if normalise.is_claim_review(value):
+        if normalise.is_review(value):
             yield path, value, context
             return
         if "@context" in value:
@@ -1016,9 +1018,11 @@ def _unknown_publisher(item: Item) -> Finding:
 
 def _input_path(item: Item, native_path: str) -> str:
     """The place in the submitted node a native field was read from (its nearest ancestor)."""
+    media = item.node is not None and reader.is_media_review(item.node)
+    kind: Literal["claim", "media"] = "media" if media else "claim"
     read_from: dict[str, str] = {}
     for pointer in _pointers(item.node, "", 0):
-        read_from.setdefault(jsonld.native_pointer(pointer), pointer)
+        read_from.setdefault(jsonld.native_pointer(pointer, kind=kind), pointer)
     path = native_path
     while path and path not in read_from:
         path = path.rsplit("/", 1)[0]
@@ -1054,7 +1058,15 @@ def _identity(node: dict[str, Any], incoming: ReviewIn, base_url: str) -> tuple[
             if len(node_id) <= _MAX_EXTERNAL_ID:
                 return node_id, None
             return "sha256:" + hashlib.sha256(node_id.encode()).hexdigest(), None
-    content = f"{incoming.url}\n{incoming.claim_reviewed or ''}"
+    if incoming.kind == "media":
+        # No claim to tell two MediaReviews of one article apart: the media's first URL does.
+        media = incoming.media.appearances if incoming.media else []
+        first = next(
+            (a.content_url or a.embed_url for a in media if a.content_url or a.embed_url), ""
+        )
+        content = f"{incoming.url}\nmedia\n{first}"
+    else:
+        content = f"{incoming.url}\n{incoming.claim_reviewed or ''}"
     return "import:" + hashlib.sha256(content.encode()).hexdigest()[:40], review_id
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.core import jsonld, validation, verdicts
 from app.core.document import ReviewIn, article_url, format_timestamp, prune
+from app.core.fields import Kind
 from app.core.ids import new_review_id
 from app.core.textfold import fold
 from app.db import crud
@@ -57,11 +58,12 @@ def render(
         date_modified=format_timestamp(now),
     )
     found = validation.validate(node, publisher_domains=publisher.domains)
+    kind: Kind = "media" if document.get("kind") == "media" else "claim"
     findings = [
         {
             "severity": item.severity,
             "profile": item.profile,
-            "path": jsonld.native_pointer(item.path, kind=document.get("kind", "claim")),
+            "path": jsonld.native_pointer(item.path, kind=kind),
             "code": item.code,
             "message": item.message,
         }
