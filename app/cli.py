@@ -146,6 +146,9 @@ def export(
     publisher: Annotated[str | None, typer.Option(help="Publisher slug.")] = None,
     language: Annotated[str | None, typer.Option(help="BCP 47 language.")] = None,
     verdict: Annotated[str | None, typer.Option(help="Normalised verdict.")] = None,
+    review_kind: Annotated[
+        str | None, typer.Option("--kind", help="claim (ClaimReviews) or media (MediaReviews).")
+    ] = None,
     updated_since: Annotated[str | None, typer.Option(help="ISO 8601 date or date-time.")] = None,
     include_deleted: Annotated[
         bool, typer.Option(help="Add retracted reviews as tombstones.")
@@ -154,8 +157,11 @@ def export(
     """Write published reviews to a file, as GET /v1/export would serve them."""
     if format not in syndication.FORMATS:
         _fail(f"--format must be one of {', '.join(syndication.FORMATS)}")
+    if review_kind not in (None, "claim", "media"):
+        _fail("--kind must be claim or media")
     try:
         review_filter = query.ReviewFilter(
+            kind=review_kind,
             publisher_slug=publisher,
             language=normalise_language(language) if language else None,
             verdict=verdict,

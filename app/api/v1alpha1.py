@@ -365,7 +365,8 @@ def _writing(request: Request) -> Iterator[tuple[Session, Principal, Publisher]]
 def _page_query(*, publisher_id: int, page_url: str, dialect: Dialect) -> tuple[str, list[Any]]:
     """A page's reviews in page order: oldest review date first, then creation."""
     return query.list_reviews(
-        ReviewFilter(publisher_ids=(publisher_id,), article_url=page_url),
+        # A page is ClaimReview markup: a MediaReview of the same article is in none.
+        ReviewFilter(kind="claim", publisher_ids=(publisher_id,), article_url=page_url),
         dialect=dialect,
         sort="oldest",
         after=None,
@@ -951,7 +952,7 @@ async def _pages_after(
     position = after
     while True:
         sql, params = query.list_reviews(
-            ReviewFilter(publisher_ids=(owner.id,)),
+            ReviewFilter(kind="claim", publisher_ids=(owner.id,)),
             dialect=reads.dialect,
             sort="newest",
             after=position,

@@ -18,7 +18,12 @@ of a claimant's ``sameAs`` after the first, and rating numbers that are not whol
 (those are kept while the update leaves the field out).
 
 ``claims:search`` answers from the stored ClaimReview JSON-LD (``claim_from_jsonld``): one
-Google ``Claim`` per review, with that review as its only ``claimReview``.
+Google ``Claim`` per review, with that review as its only ``claimReview``. A MediaReview is a
+``Claim`` too, as Fact Check Explorer lists fact-checks of images: its ``text`` is the review's
+headline (else the original media's context), its ``claimant`` whoever posted the media, its
+``claimDate`` when they did, and its ``textualRating`` the rating's label, else the
+authenticity category as fact-checkers name it ("Missing context"). Google's pages hold
+ClaimReview markup only: a MediaReview is in none (its fields are ``Absent`` from ``google``).
 """
 
 import base64
@@ -33,7 +38,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from app.core import fields, normalise
+from app.core import fields, normalise, verdicts
 from app.core.document import markup_source, prune
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -425,12 +430,47 @@ def normalise_site(text: str) -> str:
 
 
 def claim_from_jsonld(node: dict[str, Any]) -> dict[str, Any]:
-    """A stored ClaimReview (JSON-LD) as a ``claims:search`` result."""
+    """A stored ClaimReview or MediaReview (JSON-LD) as a ``claims:search`` result."""
+    if node.get("@type") == "MediaReview":
+        return _media_claim(node)
     claim = node.get("itemReviewed") or {}
     claimant = claim.get("author") or {}
-    publisher = node.get("author") or {}
+    return prune(
+        {
+            "text": node.get("claimReviewed"),
+            "claimant": claimant.get("name"),
+            "claimDate": google_datetime(claim.get("datePublished")),
+            "claimReview": [_claim_review(node, node.get("reviewRating") or {})],
+        }
+    )
+
+
+def _media_claim(node: dict[str, Any]) -> dict[str, Any]:
+    appearances = (node.get("itemReviewed") or {}).get("mediaItemAppearance", [])
+    posted: dict[str, Any] = next((item for item in appearances if "author" in item), {})
+    dated = [item["datePublished"] for item in appearances if "datePublished" in item]
     rating = node.get("reviewRating") or {}
-    review = {
+    category = node.get("mediaAuthenticityCategory")
+    if "alternateName" not in rating and category:
+        rating = {"alternateName": verdicts.media_label(category)}
+    return prune(
+        {
+            "text": node.get("headline") or node.get("originalMediaContextDescription"),
+            "claimant": posted.get("author", {}).get("name"),
+            "claimDate": google_datetime(
+                next(
+                    (item["datePublished"] for item in appearances if "datePublished" in item), None
+                )
+            ),
+            "claimReview": [_claim_review(node, rating)],
+        }
+    )
+
+
+def _claim_review(node: dict[str, Any], rating: dict[str, Any]) -> dict[str, Any]:
+    """A review as a ``claims:search`` result's ``claimReview``."""
+    publisher = node.get("author") or {}
+    return {
         "publisher": {"name": publisher.get("name"), "site": site_of(node.get("url"))},
         "url": node.get("url"),
         "title": node.get("headline"),
@@ -438,14 +478,6 @@ def claim_from_jsonld(node: dict[str, Any]) -> dict[str, Any]:
         "textualRating": rating.get("alternateName"),
         "languageCode": node.get("inLanguage"),
     }
-    return prune(
-        {
-            "text": node.get("claimReviewed"),
-            "claimant": claimant.get("name"),
-            "claimDate": google_datetime(claim.get("datePublished")),
-            "claimReview": [review],
-        }
-    )
 
 
 # Native error paths -> Google field names

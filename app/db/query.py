@@ -29,6 +29,7 @@ _FACET_COLUMNS: dict[Facet, str] = {
 # Filters the facet totals cannot answer (app/db/facet_counts.py keeps them by status, publisher,
 # language, verdict and claimant only): with any of these set, facets count the matching rows.
 _UNCOUNTED = (
+    "kind",
     "label_key",
     "tag_key",
     "article_url",
@@ -44,6 +45,8 @@ class ReviewFilter:
     """What to select. Text values are already folded (app.core.textfold) where the column is."""
 
     statuses: tuple[str, ...] = ("published",)
+    # "claim" (ClaimReviews) or "media" (MediaReviews); None: both.
+    kind: str | None = None
     publisher_ids: tuple[int, ...] | None = None
     publisher_slug: str | None = None
     language: str | None = None
@@ -110,6 +113,7 @@ def _from_and_where(
         indexed = table == "claim_review"
         conditions.append(_language_condition(sql, review_filter.language, indexed=indexed))
     equal = (
+        ("r.kind", review_filter.kind),
         ("r.verdict", review_filter.verdict),
         ("r.label_key", review_filter.label_key),
         ("r.claimant_key", review_filter.claimant_key),
@@ -329,6 +333,7 @@ def feed_events(
     publisher_slug: str | None,
     language: str | None,
     limit: int,
+    kind: str | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL answering change-feed rows ``(txid, id, type, created_at, review_id, url, review
     created_at, jsonld)`` after the cursor position ``(txid, id)``, the url and JSON-LD being
@@ -358,6 +363,8 @@ def feed_events(
         conditions.append(f"e.publisher_id = (SELECT id FROM publisher WHERE slug = {slug})")
     if language is not None:
         conditions.append(_language_condition(sql, language, indexed=True))
+    if kind is not None:
+        conditions.append(f"r.kind = {sql.param(kind)}")
     txid = "0" if dialect == "sqlite" else "e.txid"
     url = "json_extract(v.document, '$.url')" if dialect == "sqlite" else "v.document->>'url'"
     url = f"CASE WHEN e.type = 'review.retracted' THEN {url} END"

@@ -52,6 +52,11 @@ CSV_COLUMNS = (
     "rating_explanation",
     "appearance_urls",
     "tags",
+    "kind",
+    "media_authenticity",
+    "original_media_context",
+    "original_media_link",
+    "media_urls",
 )
 
 
@@ -170,6 +175,7 @@ def _csv_values(row: Any, base_url: str) -> list[Any]:
         claim = document.get("claim", {})
         claimant = claim.get("author", {})
         appearances = claim.get("appearances", [])
+        media = document.get("media", {}).get("appearances", [])
         values.update(
             language=document.get("language"),
             date_published=document.get("date_published"),
@@ -185,6 +191,11 @@ def _csv_values(row: Any, base_url: str) -> list[Any]:
             rating_explanation=rating.get("explanation"),
             appearance_urls=" ".join(item["url"] for item in appearances if "url" in item),
             tags="; ".join(document.get("tags", [])),
+            kind=document.get("kind", "claim"),
+            media_authenticity=document.get("media_authenticity"),
+            original_media_context=document.get("original_media_context"),
+            original_media_link=document.get("original_media_link"),
+            media_urls=" ".join(item["content_url"] for item in media if "content_url" in item),
         )
     return [values.get(column) for column in CSV_COLUMNS]
 

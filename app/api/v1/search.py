@@ -63,6 +63,9 @@ class FilterParams(BaseModel):
     status: Literal["published", "draft"] = Field(
         "published", description="`draft` needs a key: your own drafts."
     )
+    kind: Literal["claim", "media"] | None = Field(
+        None, description="`claim`: ClaimReviews only; `media`: MediaReviews only."
+    )
     published_since: str | None = Field(
         None, max_length=40, description="ISO 8601 date or date-time, inclusive."
     )
@@ -98,6 +101,7 @@ class Filters:
         self.raw = {name: values[name] for name in _FILTER_NAMES if values[name] is not None}
         self.search = _folded("q", params.q)
         self.review_filter = ReviewFilter(
+            kind=params.kind,
             publisher_slug=params.publisher,
             language=_parsed("language", params.language, normalise_language),
             verdict=params.verdict,

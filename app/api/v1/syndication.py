@@ -3,7 +3,7 @@
 import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -50,6 +50,10 @@ async def feed(
     since: Annotated[str | None, Query(max_length=1000, description="The `next` cursor.")] = None,
     publisher: Annotated[str | None, Query(max_length=64, description="Publisher slug.")] = None,
     language: Annotated[str | None, Query(max_length=35, description="BCP 47 language.")] = None,
+    kind: Annotated[
+        Literal["claim", "media"] | None,
+        Query(description="`claim`: ClaimReviews only; `media`: MediaReviews only."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """Page through every change to published reviews, oldest first, as a schema.org DataFeed."""
@@ -62,6 +66,8 @@ async def feed(
         except ValueError as error:
             raise bad_parameter("language", str(error)) from None
     filters = {"publisher": publisher, "language": language}
+    if kind is not None:  # not in the scope of cursors made before the filter existed
+        filters["kind"] = kind
     scope = cursors.fingerprint(["feed", filters])
     position = FEED_START
     if since is not None:
@@ -75,6 +81,7 @@ async def feed(
         publisher_slug=publisher,
         language=language,
         limit=limit,
+        kind=kind,
     )
     rows = await reads.fetch(sql, params, heavy=True)
     if rows:
