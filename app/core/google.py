@@ -457,11 +457,7 @@ def _media_claim(node: dict[str, Any]) -> dict[str, Any]:
         {
             "text": node.get("headline") or node.get("originalMediaContextDescription"),
             "claimant": posted.get("author", {}).get("name"),
-            "claimDate": google_datetime(
-                next(
-                    (item["datePublished"] for item in appearances if "datePublished" in item), None
-                )
-            ),
+            "claimDate": google_datetime(dated[0] if dated else None),
             "claimReview": [_claim_review(node, rating)],
         }
     )
