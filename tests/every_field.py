@@ -1,5 +1,6 @@
-"""A review that sets every field of app.core.fields to a value of its own, and what each shape
-should show of it: the walks of tests/core/test_fields.py and tests/system/test_field_doors.py.
+"""A ClaimReview and a MediaReview that between them set every field of app.core.fields to a value
+of its own (each every field of its kind), and what each shape should show of them: the walks
+of tests/core/test_fields.py and tests/system/test_field_doors.py.
 
 Values are given as the service stores them (dates in UTC, BCP 47 casing), so a door that
 carries a field shows exactly this value; numbers are whole int32 values, which Google's shape
@@ -24,6 +25,7 @@ REVIEW: dict[str, Any] = {
     "publisher": "polygraph",
     "external_id": "every-field-1",
     "status": "published",
+    "kind": "claim",
     "url": f"{ARTICLE}#claim-1",
     "headline": "No, Fieldtown did not sell its bridge",
     "claim_reviewed": "Fieldtown sold the Field Street bridge in 2023.",
@@ -56,12 +58,14 @@ REVIEW: dict[str, Any] = {
                 "date_published": "2024-04-29",
                 "archived_at": "https://archive.example/video-1",
                 "platform": "VideoSite",
+                "image": "https://archive.example/video-1.jpg",
             },
             {
                 "url": "https://social.example/post/2",
                 "date_published": "2024-04-30T18:00:00Z",
                 "archived_at": "https://archive.example/post-2",
                 "platform": "Social",
+                "image": "https://archive.example/post-2.png",
             },
         ],
         "first_appearance": {
@@ -69,6 +73,7 @@ REVIEW: dict[str, Any] = {
             "date_published": "2024-04-28",
             "archived_at": "https://archive.example/first",
             "platform": "Blog",
+            "image": "https://archive.example/first.png",
         },
         "location": "Fieldtown",
     },
@@ -83,6 +88,81 @@ REVIEW: dict[str, Any] = {
         {"date": "2024-05-04T08:00:00Z", "text": "Added the contract date."},
     ],
 }
+
+
+# A MediaReview of a photo and a clip, on another article of the same publisher.
+MEDIA_ARTICLE = "https://www.polygraph.info/a/every-media-field.html"
+MEDIA_REVIEW: dict[str, Any] = {
+    "publisher": "polygraph",
+    "external_id": "every-media-field-1",
+    "status": "published",
+    "kind": "media",
+    "url": f"{MEDIA_ARTICLE}#photo-1",
+    "headline": "No, this photo of the Field Street bridge is not from 2023",
+    "language": "en-GB",
+    "language_source": "detected",
+    "date_published": "2024-06-02T09:30:00Z",
+    "rating": {
+        "value": 2,
+        "best": 5,
+        "worst": 1,
+        "label": "Out of context",
+        "explanation": "The photo shows the bridge's 2019 repairs.",
+        "image": "https://www.polygraph.info/img/out-of-context.png",
+    },
+    "authors": [
+        {"name": "Ana Writer", "url": "https://www.polygraph.info/staff/ana"},
+        {"name": "Ben Editor", "url": "https://www.polygraph.info/staff/ben"},
+    ],
+    "image": "https://www.polygraph.info/img/every-media-field.jpg",
+    "tags": ["bridges", "photos"],
+    "corrections": [
+        {"date": "2024-06-03", "text": "Corrected the year of the repairs."},
+        {"date": "2024-06-04T08:00:00Z", "text": "Added the archive link."},
+    ],
+    "media_authenticity": "DecontextualizedContent",
+    "original_media_context": "Taken during the bridge's repairs in May 2019.",
+    "original_media_link": "https://news.example/2019/bridge-repairs",
+    "media": {
+        "appearances": [
+            {
+                "type": "ImageObject",
+                "content_url": "https://social.example/photo/1",
+                "embed_url": "https://social.example/embed/photo/1",
+                "start_time": "00:00:00",
+                "end_time": "00:00:01",
+                "date_published": "2024-05-30",
+                "author": {
+                    "type": "Person",
+                    "name": "Sam Poster",
+                    "job_title": "Influencer",
+                    "same_as": ["https://social.example/sam", "https://www.wikidata.org/wiki/Q7"],
+                    "image": "https://social.example/sam.png",
+                },
+                "archived_at": "https://archive.example/photo-1",
+                "image": "https://social.example/photo/1.jpg",
+            },
+            {
+                "type": "VideoObject",
+                "content_url": "https://video.example/clip/2",
+                "embed_url": "https://video.example/embed/2",
+                "start_time": "00:01:05",
+                "end_time": "00:01:30.500",
+                "date_published": "2024-05-31T18:00:00Z",
+                "author": {
+                    "type": "Person",
+                    "name": "Chris Clipper",
+                    "job_title": "Video editor",
+                    "same_as": ["https://video.example/c", "https://www.wikidata.org/wiki/Q8"],
+                    "image": "https://video.example/c.png",
+                },
+                "archived_at": "https://archive.example/clip-2",
+                "image": "https://video.example/clip/2.jpg",
+            },
+        ]
+    },
+}
+REVIEWS = {"claim": REVIEW, "media": MEDIA_REVIEW}
 
 
 def pick(node: Any, path: str) -> list[Any]:
@@ -100,11 +180,14 @@ def pick(node: Any, path: str) -> list[Any]:
 
 
 def unset_fields(review: dict[str, Any]) -> list[str]:
-    """The fields ``review`` leaves out, or sets on fewer than two items of their list."""
+    """The fields of its kind ``review`` leaves out, or sets on fewer than two items of their
+    list; and the fields of the other kind it sets."""
+    kind = review.get("kind", "claim")
     return [
         field.native
         for field in FIELDS
-        if len(pick(review, field.native)) < (2 if "[]" in field.native else 1)
+        if (len(pick(review, field.native)) < (2 if "[]" in field.native else 1))
+        == (kind in field.kinds)
     ]
 
 

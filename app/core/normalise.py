@@ -560,12 +560,14 @@ def localise(native: dict[str, Any], time_zone: str | None) -> None:
     """Read the native review's date-times that have no zone in ``time_zone`` (else UTC)."""
     zone = ZoneInfo(time_zone) if time_zone else UTC
     claim = native.get("claim") or {}
+    media = native.get("media") or {}
     holders = [
         (native, "date_published"),
         (claim, "date"),
         *((item, "date_published") for item in claim.get("appearances") or []),
         (claim.get("first_appearance") or {}, "date_published"),
         *((item, "date") for item in native.get("corrections") or []),
+        *((item, "date_published") for item in media.get("appearances") or []),
     ]
     for holder, key in holders:
         value = holder.get(key) if isinstance(holder, dict) else None

@@ -20,7 +20,7 @@ from app.core.reader import to_native
 from app.services import syndication
 from app.services.syndication import CSV_COLUMNS
 from tests.conftest import REPO
-from tests.every_field import PUBLISHER, REVIEW, misplaced, pick, unset_fields
+from tests.every_field import PUBLISHER, REVIEW, REVIEWS, misplaced, pick, unset_fields
 
 SCHEMAS = REPO / "schemas"
 # What ReviewPublic adds to a review: the server keeps these.
@@ -33,8 +33,8 @@ SERVER_FIELDS = {
     "updated_at",
     "findings",
 }
-# What the renderer adds to a review's JSON-LD (constants such as @type aside).
-SERVER_JSONLD = {"@id", "dateModified", "itemReviewed.@id"}
+# What the renderer adds to a review's JSON-LD (constants aside): @type says the review's kind.
+SERVER_JSONLD = {"@id", "@type", "dateModified", "itemReviewed.@id"}
 # The CSV columns of v1, in their documented order: partners read them by position.
 V1_CSV_COLUMNS = (
     "id",
@@ -61,15 +61,18 @@ V1_CSV_COLUMNS = (
 CSV_SERVER_COLUMNS = {"id", "jsonld_url", "date_modified", "verdict"}
 
 
-def document() -> dict[str, Any]:
-    return ReviewIn.model_validate(REVIEW).document()
+KINDS = pytest.mark.parametrize("kind", list(REVIEWS))
 
 
-def rendered() -> dict[str, Any]:
+def document(kind: str = "claim") -> dict[str, Any]:
+    return ReviewIn.model_validate(REVIEWS[kind]).document()
+
+
+def rendered(kind: str = "claim") -> dict[str, Any]:
     card = {key: PUBLISHER[key] for key in ("name", "url", "logo", "same_as")}
     return render(
         review_id="r1",
-        document=document(),
+        document=document(kind),
         publisher=card,
         base_url="http://127.0.0.1:8000",
         date_modified="2024-05-05T10:00:00Z",
@@ -89,6 +92,9 @@ def schema_fields(schema: dict[str, Any]) -> tuple[dict[str, list[Any]], set[str
             for option in node["anyOf"]:
                 if option != {"type": "null"}:
                     walk(option, path)
+        elif "then" in node:  # a shape that depends on the node's @type
+            walk(node["then"], path)
+            walk(node["else"], path)
         elif "properties" in node:
             for name, value in node["properties"].items():
                 if "const" not in value:
@@ -170,25 +176,44 @@ def test_jsonld_schema_holds_every_jsonld_path_of_the_table():
     assert set(found) == paths | {jsonld for _native, jsonld in PUBLISHER_CARD} | SERVER_JSONLD
 
 
-def test_every_field_review_sets_every_field():
-    assert unset_fields(REVIEW) == []
-    assert document() == {key: value for key, value in REVIEW.items() if key != "publisher"}
+@KINDS
+def test_every_field_review_sets_every_field_of_its_kind(kind):
+    review = REVIEWS[kind]
+    # A document says its kind only when it is not a ClaimReview, as every one before it.
+    unsaid = {"publisher"} if kind == "media" else {"publisher", "kind"}
+
+    assert unset_fields(review) == []
+    assert document(kind) == {key: value for key, value in review.items() if key not in unsaid}
 
 
-def test_render_puts_every_field_at_its_jsonld_path():
-    assert misplaced("render", rendered(), shape="jsonld") == []
+def test_every_field_reviews_set_every_field_between_them():
+    assert {field.native for field in FIELDS} == {
+        field.native for field in FIELDS for review in REVIEWS.values() if pick(review, field.native)
+    }
 
 
-def test_reader_reads_every_jsonld_path_back_into_its_field():
-    read = to_native(rendered())
+@KINDS
+def test_render_puts_every_field_at_its_jsonld_path(kind):
+    expected = REVIEWS[kind]
 
-    assert misplaced("to_native", read, shape=None, through="jsonld") == []
-    assert set(read) == {top(field.native) for field in FIELDS if field.place("jsonld")}
+    assert misplaced("render", rendered(kind), shape="jsonld", expected=expected) == []
 
 
-def test_localise_reads_every_date_field_in_the_publishers_time_zone():
-    native = copy.deepcopy(REVIEW)
-    dates = [field.native for field in FIELDS if field.date]
+@KINDS
+def test_reader_reads_every_jsonld_path_back_into_its_field(kind):
+    read = to_native(rendered(kind))
+    expected = REVIEWS[kind]
+    kept = {top(field.native) for field in FIELDS if field.place("jsonld") and kind in field.kinds}
+
+    assert misplaced("to_native", read, shape=None, expected=expected, through="jsonld") == []
+    assert set(read) == kept | ({"kind"} if kind == "media" else set())
+
+
+@KINDS
+def test_localise_reads_every_date_field_in_the_publishers_time_zone(kind):
+    review = REVIEWS[kind]
+    native = copy.deepcopy(review)
+    dates = [field.native for field in FIELDS if field.date and kind in field.kinds]
     for path in dates:
         parent, _, key = path.rpartition(".")
         for holder in pick(native, parent) if parent else [native]:
@@ -197,15 +222,16 @@ def test_localise_reads_every_date_field_in_the_publishers_time_zone():
     normalise.localise(native, "Europe/Paris")
 
     assert {path: pick(native, path) for path in dates} == {
-        path: ["2024-05-02T08:00:00Z"] * len(pick(REVIEW, path)) for path in dates
+        path: ["2024-05-02T08:00:00Z"] * len(pick(review, path)) for path in dates
     }
 
 
-def test_native_pointer_leads_every_jsonld_path_to_its_field():
-    pairs = [(field.native, field.place("jsonld")) for field in FIELDS]
+@KINDS
+def test_native_pointer_leads_every_jsonld_path_to_its_field(kind):
+    pairs = [(field.native, field.place("jsonld")) for field in FIELDS if kind in field.kinds]
     for native, jsonld in [*pairs, *PUBLISHER_CARD]:
         if jsonld is not None:
-            assert native_pointer(pointer(jsonld)) == pointer(native), jsonld
+            assert native_pointer(pointer(jsonld), kind=kind) == pointer(native), jsonld
 
 
 def test_csv_columns_are_those_of_the_table_with_new_ones_at_the_end():
@@ -216,10 +242,12 @@ def test_csv_columns_are_those_of_the_table_with_new_ones_at_the_end():
     assert len(CSV_COLUMNS) == len(set(CSV_COLUMNS))
 
 
-def test_csv_row_has_every_field_in_its_column():
+@KINDS
+def test_csv_row_has_every_field_in_its_column(kind):
+    review = REVIEWS[kind]
     moment = datetime(2024, 5, 5, 10, tzinfo=UTC)
-    stored = orjson.dumps(document())
-    row = ("pk", "r1", "published", REVIEW["url"], moment, moment, None, b"{}", stored)
+    stored = orjson.dumps(document(kind))
+    row = ("pk", "r1", "published", review["url"], moment, moment, None, b"{}", stored)
     text = syndication.export_rows(
         [(*row, "polygraph", "mostly_false")],
         format="csv",
@@ -228,8 +256,9 @@ def test_csv_row_has_every_field_in_its_column():
         first=True,
     )
     [cells] = csv.reader(io.StringIO(text.decode()))
+    row_cells = dict(zip(CSV_COLUMNS, cells, strict=True))
 
-    assert misplaced("CSV", dict(zip(CSV_COLUMNS, cells, strict=True)), shape="csv") == []
+    assert misplaced("CSV", row_cells, shape="csv", expected=review) == []
 
 
 def test_google_page_shows_every_field_at_its_google_path():
