@@ -188,7 +188,10 @@ def test_every_field_review_sets_every_field_of_its_kind(kind):
 
 def test_every_field_reviews_set_every_field_between_them():
     assert {field.native for field in FIELDS} == {
-        field.native for field in FIELDS for review in REVIEWS.values() if pick(review, field.native)
+        field.native
+        for field in FIELDS
+        for review in REVIEWS.values()
+        if pick(review, field.native)
     }
 
 

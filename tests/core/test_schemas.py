@@ -33,6 +33,7 @@ FULL_PUBLISHER = {
 # Every field of ReviewIn, at every depth (test_every_field_fixture_uses_every_native_field):
 # the review the field-table walks use.
 EVERY_FIELD = every_field.REVIEW
+EVERY_MEDIA_FIELD = every_field.MEDIA_REVIEW
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
@@ -99,8 +100,8 @@ def render_native(native: dict[str, Any], publisher: dict[str, Any]) -> dict[str
     )
 
 
-def full_jsonld() -> dict[str, Any]:
-    return render_native(EVERY_FIELD, FULL_PUBLISHER)
+def full_jsonld(native: dict[str, Any] = EVERY_FIELD) -> dict[str, Any]:
+    return render_native(native, FULL_PUBLISHER)
 
 
 def errors_of(validator: Draft202012Validator, instance: Any) -> list[str]:
@@ -182,10 +183,14 @@ def test_export_script_check_fails_on_stale_file(script, tmp_path, capsys):
 
 
 def test_every_field_fixture_uses_every_native_field():
-    assert _unused_fields(ReviewIn, [EVERY_FIELD], "") == []
+    assert _unused_fields(ReviewIn, [EVERY_FIELD, EVERY_MEDIA_FIELD], "") == []
 
 
-@pytest.mark.parametrize("native", [seed(), EVERY_FIELD], ids=["seed", "every-field"])
+@pytest.mark.parametrize(
+    "native",
+    [seed(), EVERY_FIELD, EVERY_MEDIA_FIELD],
+    ids=["seed", "every-field", "every-media-field"],
+)
 def test_native_schema_accepts_valid_input(native_validator, native):
     ReviewIn.model_validate(native)
 
@@ -217,10 +222,19 @@ def test_native_schema_rejects_what_the_model_rejects(native_validator, native):
     [
         (seed(), SEED_PUBLISHER),
         (EVERY_FIELD, FULL_PUBLISHER),
+        (EVERY_MEDIA_FIELD, FULL_PUBLISHER),
         ({"status": "draft", "url": "https://verifica.example/a"}, SEED_PUBLISHER),
+        ({"status": "draft", "url": "https://verifica.example/a", "kind": "media"}, SEED_PUBLISHER),
         ({"url": "https://verifica.example/a", "rating": {"value": 1.0}}, FULL_PUBLISHER),
     ],
-    ids=["seed", "every-field", "bare-draft", "rating-value-only"],
+    ids=[
+        "seed",
+        "every-field",
+        "every-media-field",
+        "bare-draft",
+        "bare-media-draft",
+        "rating-value-only",
+    ],
 )
 def test_rendered_jsonld_matches_schema(jsonld_validator, native, publisher):
     rendered = render_native(native, publisher)
@@ -229,11 +243,32 @@ def test_rendered_jsonld_matches_schema(jsonld_validator, native, publisher):
 
 
 def test_rendered_jsonld_of_every_field_has_every_schema_property(jsonld_validator):
-    rendered = full_jsonld()
+    claim, media = full_jsonld(), full_jsonld(EVERY_MEDIA_FIELD)
     schema = load(JSONLD_FILE)
 
-    assert set(rendered) == set(schema["properties"])
-    assert errors_of(jsonld_validator, rendered) == []
+    assert set(claim) | set(media) == set(schema["properties"])
+    assert errors_of(jsonld_validator, claim) == errors_of(jsonld_validator, media) == []
+
+
+@pytest.mark.parametrize(
+    ("native", "pointer", "value", "where"),
+    [
+        (EVERY_FIELD, "/mediaAuthenticityCategory", "StagedContent", "/mediaAuthenticityCategory"),
+        (EVERY_MEDIA_FIELD, "/claimReviewed", "A claim", "/claimReviewed"),
+        (EVERY_MEDIA_FIELD, "/mediaAuthenticityCategory", "Staged", "/mediaAuthenticityCategory"),
+        (EVERY_MEDIA_FIELD, "/itemReviewed/mediaItemAppearance/0/@type", "WebPage", None),
+        (EVERY_MEDIA_FIELD, "/itemReviewed/mediaItemAppearance/1/startTime", "1:05", None),
+        (EVERY_MEDIA_FIELD, "/itemReviewed/mediaItemAppearance/1/caption", "A caption", "parent"),
+    ],
+)
+def test_jsonld_schema_rejects_what_a_review_of_its_kind_cannot_hold(
+    jsonld_validator, native, pointer, value, where
+):
+    rendered = full_jsonld(native)
+    _set(rendered, pointer, value)
+
+    expected = pointer.rsplit("/", 1)[0] if where == "parent" else where or pointer
+    assert rejected_at(jsonld_validator, rendered) == {expected}
 
 
 @pytest.mark.parametrize(
