@@ -782,3 +782,108 @@ def test_the_url_fast_path_reads_hosts_as_urlsplit_does(url: str) -> None:
     finally:
         validation._PLAIN_HTTP_URL = parsed
         validation._http_host.cache_clear()
+
+
+# Google's MediaReview profile
+
+
+def media_review(**changes: Any) -> dict[str, Any]:
+    """A MediaReview as Google's Fact Check Markup Tool writes one, on the seed's site."""
+    return {
+        "@context": "https://schema.org",
+        "@type": "MediaReview",
+        "url": "https://www.polygraph.info/a/photo.html",
+        "author": {"@type": "Organization", "name": "Polygraph.info"},
+        "datePublished": "2024-01-30",
+        "mediaAuthenticityCategory": "StagedContent",
+        "itemReviewed": {
+            "@type": "MediaReviewItem",
+            "mediaItemAppearance": [
+                {"@type": "ImageObject", "contentUrl": "https://social.example/p/1"}
+            ],
+        },
+    } | changes
+
+
+def test_google_media_review_with_its_required_fields_passes_both_profiles() -> None:
+    assert validate(media_review(), publisher_domains=DOMAINS) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "code"),
+    [
+        ({"mediaAuthenticityCategory": None}, "/mediaAuthenticityCategory", "missing-required"),
+        (
+            {"mediaAuthenticityCategory": "Doctored"},
+            "/mediaAuthenticityCategory",
+            "invalid-authenticity",
+        ),
+        ({"url": None}, "/url", "missing-required"),
+        ({"url": "https://elsewhere.example/a"}, "/url", "url-off-domain"),
+        ({"itemReviewed": None}, "/itemReviewed", "missing-required"),
+        (
+            {
+                "itemReviewed": {
+                    "@type": "MediaReviewItem",
+                    "mediaItemAppearance": {"@type": "VideoObject"},
+                }
+            },
+            "/itemReviewed",
+            "missing-required",
+        ),
+        (
+            {"reviewRating": {"@type": "Rating", "ratingValue": 1}},
+            "/reviewRating/alternateName",
+            "missing-required",
+        ),
+    ],
+)
+def test_google_media_review_without_what_it_requires_is_an_error(changes, path, code) -> None:
+    node = {key: value for key, value in media_review(**changes).items() if value is not None}
+
+    findings = validate(node, profiles=["google"], publisher_domains=DOMAINS)
+
+    assert ("google", "error", path, code) in found(findings)
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "code"),
+    [
+        ({"author": None}, "/author", "missing-recommended"),
+        ({"datePublished": None}, "/datePublished", "missing-recommended"),
+        (
+            {"mediaAuthenticityCategory": "TransformedContent"},
+            "/originalMediaLink",
+            "missing-recommended",
+        ),
+        (
+            {"mediaAuthenticityCategory": "DecontextualizedContent"},
+            "/originalMediaContextDescription",
+            "missing-recommended",
+        ),
+        (
+            {"itemReviewed": {"@type": "ImageObject", "contentUrl": "https://social.example/p/1"}},
+            "/itemReviewed",
+            "item-reviewed-not-media",
+        ),
+    ],
+)
+def test_google_media_review_without_what_it_recommends_is_a_warning(changes, path, code) -> None:
+    node = {key: value for key, value in media_review(**changes).items() if value is not None}
+
+    findings = validate(node, profiles=["google"], publisher_domains=DOMAINS)
+
+    assert ("google", "warning", path, code) in found(findings)
+    assert not has_errors(findings)
+
+
+def test_google_media_review_category_may_be_a_schema_org_iri() -> None:
+    node = media_review(mediaAuthenticityCategory="https://schema.org/SatireOrParodyContent")
+
+    assert validate(node, profiles=["google"], publisher_domains=DOMAINS) == []
+
+
+def test_schemaorg_refuses_claim_reviewed_on_a_media_review() -> None:
+    findings = validate(media_review(claimReviewed="A claim."), profiles=["schemaorg"])
+
+    assert ("schemaorg", "error", "/claimReviewed", "property-not-in-domain") in found(findings)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.core import verdicts
+from app.core.validation import MEDIA_AUTHENTICITY
 
 DICTIONARY_FILE = Path(__file__).resolve().parents[2] / "schemas" / "verdicts.json"
 REQUIRED_LANGUAGES = ("en", "es", "pt", "fr", "de", "it", "ru", "uk", "ar", "hi", "id")
@@ -391,3 +392,13 @@ def test_validate_scale_requires_both_bounds():
 )
 def test_validate_scale_rejects_malformed_shapes(scale, expected):
     assert pointers(verdicts.validate_scale(scale)) == expected
+
+
+def test_every_authenticity_category_maps_to_a_verdict_of_the_vocabulary():
+    table = load_file()["media_authenticity"]
+
+    assert [entry["category"] for entry in table] == list(MEDIA_AUTHENTICITY)
+    assert all(entry["verdict"] in verdicts.VOCABULARY[:-1] for entry in table)
+    assert verdicts.media_verdict("DecontextualizedContent") == "misleading"
+    assert verdicts.media_verdict("Unheard of") == "unknown"
+    assert verdicts.media_label("EditedOrCroppedContent") == "Edited or cropped"
