@@ -41,7 +41,7 @@ from app.api.hot import (
     reader,
     stored_response,
 )
-from app.core import jsonld
+from app.core import jsonld, verdicts
 from app.core.document import article_url, check_http_url
 from app.db import query
 from app.db.query import ReviewFilter
@@ -224,6 +224,7 @@ def render_page(row: StoredReview) -> str:
     claimant = claim.get("author") or {}
     language = review.get("language")
     verdict = review.get("verdict") or "unknown"
+    category = review.get("media_authenticity")
     return _page.render(
         language=language or "und",
         language_tag=language,
@@ -238,6 +239,14 @@ def render_page(row: StoredReview) -> str:
             _fields(item, "url", "platform", "date_published", "archived_at")
             for item in claim.get("appearances", [])
             if item.get("url")
+        ],
+        media_label=verdicts.media_label(category) if category else None,
+        original_context=review.get("original_media_context"),
+        original_link=review.get("original_media_link"),
+        media=[
+            _fields(item, "type", "content_url", "embed_url", "date_published", "archived_at")
+            for item in (review.get("media") or {}).get("appearances", [])
+            if item.get("content_url") or item.get("embed_url")
         ],
         label=rating.get("label"),
         rating_image=rating.get("image"),

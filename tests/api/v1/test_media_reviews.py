@@ -337,6 +337,8 @@ def test_embed_and_public_page_of_a_media_review(client, fce):
 
     assert b'"@type":"MediaReview"' in embed.content
     assert page.status_code == 200
-    assert "Transformed" in page.text
-    assert "https://social.example/p/1" in page.text
+    assert "Media reviewed" in page.text and "Claim</h2>" not in page.text
+    assert '<p class="label" lang="en">Transformed</p>' in page.text
+    assert 'href="https://social.example/p/1"' in page.text
+    assert 'href="https://news.example/original"' in page.text
     assert [node["@type"] for node in markup.json()] == ["MediaReview"]
