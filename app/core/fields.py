@@ -20,15 +20,22 @@ the import's and the CSV export's loops are hand-tuned):
                    to_document, syndication.CSV_COLUMNS and its cells (tests/core/test_fields.py);
                    every door over HTTP on a real database (tests/system/test_field_doors.py)
 
+A field belongs to a ClaimReview, a MediaReview or both (``kinds``): a review of one kind
+refuses the fields of the other (``document.ReviewIn``), ``itemReviewed`` is the claim of the
+one and the media of the other (``jsonld.native_pointer`` takes the kind), and the every-field
+reviews of tests/every_field.py set every field of their kind between them.
+
 Adding an optional field (each step is held by a test that fails until it is done)
     1. Add a `Field` to FIELDS: its native path; its JSON-LD path, CSV column and Google path,
-       or an `Absent` saying why that shape has no place for it; ``date=True`` for a date.
+       or an `Absent` saying why that shape has no place for it; ``date=True`` for a date;
+       ``kinds`` when only one kind of review has it.
     2. Add it to ``app/core/document.py`` (ReviewIn, and ReviewPublic for a top-level field), then
        run ``python scripts/export_schemas.py`` (``schemas/native-review.schema.json``), and
        describe it under "Native JSON" in ``docs/api.md``.
     3. Render it in ``app/core/jsonld.py``, read it back in ``app/core/reader.py`` and
        describe it in ``schemas/claimreview-jsonld.schema.json``.
-    4. Set it to a value of its own in ``tests/every_field.py`` (the schema tests use it too).
+    4. Set it to a value of its own in ``tests/every_field.py`` (in REVIEW, MEDIA_REVIEW or both;
+       the schema tests use them too).
     5. Only if it has a CSV column: append the column to ``syndication.CSV_COLUMNS`` (at the
        end: partners read columns by position), fill it in ``syndication._csv_values`` and
        add it to the list of columns in ``docs/api.md`` ("Exports"). Only if
