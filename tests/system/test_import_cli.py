@@ -67,12 +67,15 @@ def test_import_a_directory_matches_authors_and_reports_invalid_items(
     lines = done.stdout.splitlines()
     assert f"{tmp_path / 'site' / 'no-claim.json'} item 0: invalid" in lines
     assert any("/claimReviewed  missing-claim" in line for line in lines)
-    assert "total: created 8, updated 3, unchanged 0, invalid 1" in lines, done.stdout
+    # The MediaReview fixtures (a Markup Tool page with a ClaimReview beside it, a feed) too.
+    media_page = tmp_path / "site" / "mediareview-page.html"
+    assert f"{media_page}: created 2, updated 0, unchanged 0, invalid 0" in lines
+    assert "total: created 11, updated 3, unchanged 0, invalid 1" in lines, done.stdout
     assert published(client, "ver") == [
         "https://verifica.example/2024/05/autobuses",
         "https://verifica.example/2024/05/coches",
     ]
-    assert len(published(client, "fce")) == 6
+    assert len(published(client, "fce")) == 9
 
 
 def test_import_refuses_unknown_publishers_and_unreadable_files(
