@@ -31,14 +31,12 @@ def images() -> Iterator[ImageServer]:
         yield server
 
 
-def rehash(*options: str, database_url: str, allow: str = "OUTBOUND") -> str:
-    """Run the command (private addresses allowed by ``CLAIMREVIEW_<allow>_ALLOW_PRIVATE``);
+def rehash(
+    *options: str, database_url: str, allow: str = "CLAIMREVIEW_OUTBOUND_ALLOW_PRIVATE"
+) -> str:
+    """Run the command, the image server's loopback address allowed by the variable ``allow``;
     its summary line."""
-    env = {
-        **os.environ,
-        "CLAIMREVIEW_DATABASE_URL": database_url,
-        f"CLAIMREVIEW_{allow}_ALLOW_PRIVATE": "true",
-    }
+    env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": database_url, allow: "true"}
     done = subprocess.run(
         [CLAIMREVIEW, "images", "rehash", *options],
         env=env,
@@ -78,7 +76,9 @@ def test_rehash_fetches_stale_then_failed_then_every_image(
             text("UPDATE image SET hash_version = 'older' WHERE url = :u"), {"u": ok}
         )
     engine.dispose()
-    assert rehash(database_url=database_url, allow="WEBHOOK") == "hashed 1 of 1 images"
+    # The setting's older name is read too.
+    allowed = "CLAIMREVIEW_WEBHOOK_ALLOW_PRIVATE"
+    assert rehash(database_url=database_url, allow=allowed) == "hashed 1 of 1 images"
     now_ok, still_failed = wait_for_images(client, review["id"], done=lambda _: True)
     assert now_ok["phash"] == phash_of(second) != hashed["phash"]
     assert now_ok["hash_version"] == perceptual.HASH_VERSION
