@@ -100,8 +100,9 @@ def test_a_url_named_by_two_reviews_is_fetched_once(
     client: TestClient, writer: dict[str, str], images: ImageServer
 ) -> None:
     url = images.answer("/shared.png", Answer(body=small_picture(2)))
-    first = create_review(client, writer, image=url)
-    [one] = wait_for_images(client, first["id"])
+    first = create_review(client, writer, image=url, rating={"label": "False", "image": url})
+    one, same = wait_for_images(client, first["id"], count=2)
+    assert (same["place"], same["phash"]) == ("rating.image", one["phash"])
     second = create_review(
         client, writer, external_id="second", rating={"label": "False", "image": url}
     )
