@@ -11,6 +11,8 @@ SQL that needs another shape lives with what needs it:
   export run the same text on a session's connection.
 - ``services/webhooks/`` keeps the delivery queue: fanning events out and leasing deliveries
   (``SKIP LOCKED`` on PostgreSQL), in transactions of the dispatcher's own.
+- ``services/images/queue.py`` keeps the image queue: leasing due images, recording fetches, in
+  transactions of the image worker's own. The images a write names are queued here, with it.
 - ``facet_counts.py`` folds the facet deltas (dialect-specific upserts, an advisory lock).
 - ``migrations/`` holds the DDL and the triggers; ``engine.py`` the SQLite pragmas.
 
