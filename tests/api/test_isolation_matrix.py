@@ -335,6 +335,18 @@ CASES = [
     ),
     Case(
         "GET",
+        "/v1/claim-reviews/{review_id}/images",
+        lambda w: Call(f"/v1/claim-reviews/{w.published}/images"),
+        "published",
+    ),
+    Case(
+        "GET",
+        "/v1/claim-reviews/{review_id}/images",
+        lambda w: Call(f"/v1/claim-reviews/{w.draft}/images"),
+        "draft",
+    ),
+    Case(
+        "GET",
         "/v1/claim-reviews/{review_id}/revisions",
         lambda w: Call(f"/v1/claim-reviews/{w.published}/revisions"),
         "published",
@@ -622,6 +634,8 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "PATCH /v1/claim-reviews/{review_id} [draft]":         CHANGE,
     "DELETE /v1/claim-reviews/{review_id}":                (204, 403, 404, 403, 204, 401, 401, 401),
     "POST /v1/claim-reviews/{review_id}/corrections":      (201, 403, 404, 403, 201, 401, 401, 401),
+    "GET /v1/claim-reviews/{review_id}/images [published]": PUBLIC,
+    "GET /v1/claim-reviews/{review_id}/images [draft]":    DRAFT,
     "GET /v1/claim-reviews/{review_id}/revisions [published]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions [draft]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions/{version} [draft]": OWN,
@@ -715,7 +729,7 @@ def world(
         database_url=fresh_database_url(request, directory),
         admin_token=ADMIN_TOKEN,
         base_url=BASE_URL,
-        webhook_allow_private=True,
+        outbound_allow_private=True,
         dispatcher_enabled=False,
     )
     private_settings = settings.model_copy(update={"public_reads": False})
