@@ -166,7 +166,6 @@ def rendered_review(
         status="draft",
         created_at=now,
         version=0,
-        kind="claim",  # the column's default, which a bulk INSERT must name (migration 0009)
     )
     _apply_change(review, document=document, status=status, rendered=rendered, now=now)
     event = _event_type("draft", status)
