@@ -208,6 +208,33 @@ def export(
     console.print(f"[green]exported[/] {total} reviews to {output}")
 
 
+@images_app.command("queue")
+def images_queue(
+    batch: Annotated[int, typer.Option(min=1, help="Reviews read per transaction.")] = 1000,
+) -> None:
+    """Queue the images of stored reviews that have none queued: reviews written before images
+    were hashed (migration 0009). The service's image worker then fetches and hashes them."""
+    settings = get_settings()
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+    after, queued = 0, 0
+    try:
+        with _progress() as progress:
+            task = progress.add_task("queueing images", total=None)
+            while True:
+                with sessions.begin() as session:
+                    last, linked = crud.link_unlinked_images(
+                        session=session, after_pk=after, limit=batch
+                    )
+                if last == after:
+                    break
+                after, queued = last, queued + linked
+                progress.update(task, description=f"queueing images: {queued} so far")
+    finally:
+        engine.dispose()
+    console.print(f"[green]queued[/] {queued} review images; the image worker hashes them")
+
+
 @images_app.command("rehash")
 def images_rehash(
     every: Annotated[

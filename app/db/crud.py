@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import col
 
+from app.core.review_images import image_places
 from app.db.tables import (
     ApiKey,
     ClaimReview,
@@ -285,6 +286,26 @@ def replace_review_images(
     if not fresh:
         session.execute(delete(ReviewImage).where(col(ReviewImage.review_pk) == review_pk))
     _link_images(session, [(review_pk, place, url) for place, url in places])
+
+
+def link_unlinked_images(*, session: Session, after_pk: int, limit: int) -> tuple[int, int]:
+    """Queue the images of up to ``limit`` stored reviews after ``after_pk`` that have none
+    linked (written before migration 0009, or restored from a dump without them); the last pk
+    read (the next call's ``after_pk``; ``after_pk`` itself when none is left) and how many
+    image places were linked."""
+    linked = select(col(ReviewImage.review_pk)).where(
+        col(ReviewImage.review_pk) == col(ClaimReview.pk)
+    )
+    rows = session.execute(
+        select(col(ClaimReview.pk), col(ClaimReview.document))
+        .where(col(ClaimReview.pk) > after_pk, col(ClaimReview.status) != "retracted")
+        .where(~linked.exists())
+        .order_by(col(ClaimReview.pk))
+        .limit(limit)
+    ).all()
+    links = [(pk, place, url) for pk, document in rows for place, url in image_places(document)]
+    _link_images(session, links)
+    return (rows[-1].pk if rows else after_pk), len(links)
 
 
 def list_review_images(*, session: Session, review_pk: int) -> Sequence[tuple[str, Image]]:

@@ -36,9 +36,16 @@ def rehash(
 ) -> str:
     """Run the command, the image server's loopback address allowed by the variable ``allow``;
     its summary line."""
+    return images_command("rehash", *options, database_url=database_url, allow=allow)
+
+
+def images_command(
+    *arguments: str, database_url: str, allow: str = "CLAIMREVIEW_OUTBOUND_ALLOW_PRIVATE"
+) -> str:
+    """Run ``claimreview images ...``; its summary line."""
     env = {**os.environ, "CLAIMREVIEW_DATABASE_URL": database_url, allow: "true"}
     done = subprocess.run(
-        [CLAIMREVIEW, "images", "rehash", *options],
+        [CLAIMREVIEW, "images", *arguments],
         env=env,
         capture_output=True,
         text=True,
@@ -95,3 +102,32 @@ def test_rehash_fetches_stale_then_failed_then_every_image(
     assert kept["phash"] == now_ok["phash"]
     assert kept["last_error"] == f"{ok} answered HTTP 500"
     assert images.hits == {"/ok.png": 3, "/broken.png": 4}
+
+
+def test_queue_links_the_images_of_reviews_written_before_images_were_hashed(
+    client: TestClient, writer: dict[str, str], images: ImageServer, database_url: str
+) -> None:
+    url = images.answer("/old.png", Answer(body=picture(4, size=(64, 48))))
+    old = create_review(client, writer, image=url, rating={"label": "False", "image": url})
+    # No image: nothing to queue.
+    plain = create_review(client, writer, external_id="plain", url="https://www.polygraph.info/a/plain.html")
+    [hashed, _] = wait_for_images(client, old["id"])
+    # As a database upgraded to migration 0009 holds them: reviews, no images.
+    engine = create_engine(sqlalchemy_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM review_image"))
+        connection.execute(text("DELETE FROM image"))
+    engine.dispose()
+    assert client.get(f"/v1/claim-reviews/{old['id']}/images").json()["items"] == []
+
+    assert images_command("queue", "--batch", "1", database_url=database_url) == (
+        "queued 2 review images; the image worker hashes them"
+    )
+    # The worker of the running service picks them up; nothing is left to queue.
+    image, rating_image = wait_for_images(client, old["id"], count=2)
+    assert image["place"] == "image" and rating_image["place"] == "rating.image"
+    assert image["phash"] == rating_image["phash"] == hashed["phash"]
+    assert client.get(f"/v1/claim-reviews/{plain['id']}/images").json()["items"] == []
+    assert images_command("queue", database_url=database_url) == (
+        "queued 0 review images; the image worker hashes them"
+    )
