@@ -17,8 +17,9 @@ keeps what it cannot: every field whose ``google`` place in app.core.fields is `
 of a claimant's ``sameAs`` after the first, and rating numbers that are not whole int32 values
 (those are kept while the update leaves the field out).
 
-``claims:search`` answers from the stored ClaimReview JSON-LD (``claim_from_jsonld``): one
-Google ``Claim`` per review, with that review as its only ``claimReview``.
+``claims:search`` and ``claims:imageSearch`` answer from the stored ClaimReview JSON-LD
+(``claim_from_jsonld``): one Google ``Claim`` per review, with that review as its only
+``claimReview``.
 """
 
 import base64
@@ -168,6 +169,15 @@ class GoogleClaim(_GoogleShape):
 
 class GoogleFactCheckedClaimSearchResponse(_GoogleShape):
     claims: list[GoogleClaim] = []
+    next_page_token: str | None = None
+
+
+class GoogleFactCheckedClaimImageSearchResult(_GoogleShape):
+    claim: GoogleClaim | None = None
+
+
+class GoogleFactCheckedClaimImageSearchResponse(_GoogleShape):
+    results: list[GoogleFactCheckedClaimImageSearchResult] = []
     next_page_token: str | None = None
 
 
