@@ -7,12 +7,15 @@ lists them with their defaults (tests/system/test_docs.py holds it to this class
 import hashlib
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLAIMREVIEW_", extra="ignore")
+    # validate_by_name: a setting with an alias (below) is still given by its name in code.
+    model_config = SettingsConfigDict(
+        env_prefix="CLAIMREVIEW_", extra="ignore", validate_by_name=True
+    )
 
     database_url: str = "sqlite:///./claimreview.db"
     base_url: str = "http://127.0.0.1:8000"
@@ -32,11 +35,23 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     cache_max_age: int = Field(default=60, ge=0)
     secret_key: str | None = None
-    webhook_allow_private: bool = False
+    # Outbound requests (webhooks, image fetches; app/services/outbound.py) may go to loopback,
+    # private and link-local addresses. CLAIMREVIEW_WEBHOOK_ALLOW_PRIVATE is its older name.
+    outbound_allow_private: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "CLAIMREVIEW_OUTBOUND_ALLOW_PRIVATE", "CLAIMREVIEW_WEBHOOK_ALLOW_PRIVATE"
+        ),
+    )
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    # The image worker (app/services/images/), which the dispatcher settings also govern.
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    image_timeout_seconds: float = Field(default=20.0, gt=0)
+    image_max_attempts: int = Field(default=8, ge=1, le=30)
+    image_backoff_seconds: float = Field(default=10.0, gt=0)
     dispatcher_interval_seconds: float = Field(default=1.0, gt=0)
     dispatcher_enabled: bool = True
     # How often each process folds new reviews into the facet totals (app/db/facet_counts.py).

@@ -29,6 +29,7 @@ from app.db.reads import open_reads
 from app.http import logs, rate_limits, request_limits
 from app.http.heap import settled_heap
 from app.http.middleware import RequestMiddleware
+from app.services.images.worker import ImageWorker
 from app.services.webhooks.dispatcher import Dispatcher
 
 
@@ -50,14 +51,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         folding = Folding(app.state.sessionmaker, interval=settings.facet_fold_interval_seconds)
         folding.start()
-        dispatcher = None
+        dispatcher = images = None
         if settings.dispatcher_enabled:
             dispatcher = Dispatcher(settings=settings, sessionmaker=app.state.sessionmaker)
             dispatcher.start()
+            images = ImageWorker(settings=settings, sessionmaker=app.state.sessionmaker)
+            images.start()
         try:
             with settled_heap():
                 yield
         finally:
+            if images is not None:
+                await images.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
             await folding.stop()

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import Engine, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -264,8 +264,13 @@ TAGS = [
 class Collector:
     """Stands in for the ORM session in ``reviews.create``: keeps what would be added."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.rows: list[object] = []
+        self.info: dict[str, Any] = {}
+        self.engine = engine
+
+    def get_bind(self) -> Engine:
+        return self.engine
 
     def add(self, row: object) -> None:
         self.rows.append(row)
@@ -277,7 +282,8 @@ class Collector:
                 row.publisher_id = row.publisher.id
 
     def execute(self, *_statement: object) -> None:
-        """Tag rows (``crud.replace_tags``) are skipped: the read benchmark never filters."""
+        """Tag rows (``crud.replace_tags``) and queued images (``crud.replace_review_images``)
+        are skipped: the read benchmark never filters by tag and fetches no image."""
 
 
 def _columns(row: object) -> dict[str, Any]:
@@ -404,7 +410,7 @@ def main() -> None:
     warnings = 0
     with args.ids.open("w") as ids:
         for offset in range(first, first + args.count, args.batch):
-            collector = Collector()
+            collector = Collector(engine)
             for number in range(offset, min(offset + args.batch, first + args.count)):
                 publisher, spec = publishers[number % len(publishers)]
                 incoming = ReviewIn.model_validate(fact_check(rng, spec, number))

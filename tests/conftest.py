@@ -105,7 +105,14 @@ def fresh_database_url(request: pytest.FixtureRequest, directory: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, admin_token=ADMIN_TOKEN, base_url=BASE_URL)
+    """Outbound requests may reach loopback: the tests' webhook receivers and image servers
+    listen there."""
+    return Settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        base_url=BASE_URL,
+        outbound_allow_private=True,
+    )
 
 
 @pytest.fixture

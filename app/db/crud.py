@@ -25,13 +25,29 @@ with savepoints (``begin_nested``). An import is one transaction per batch by de
 caller, the route or the CLI, passes ``importer.upsert`` the session's ``commit``.
 """
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, MetaData, Table, and_, delete, insert, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Dialect,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import col
@@ -40,9 +56,11 @@ from app.db.tables import (
     ApiKey,
     ClaimReview,
     IdempotencyRecord,
+    Image,
     OutboxEvent,
     Partner,
     Publisher,
+    ReviewImage,
     ReviewRevision,
     ReviewTag,
     Row,
@@ -158,9 +176,11 @@ def insert_reviews(
     revisions: Sequence[dict[str, Any]],
     events: Sequence[dict[str, Any]],
     tags: Mapping[str, Sequence[str]],
+    images: Mapping[str, Sequence[tuple[str, str]]],
 ) -> None:
-    """New reviews (column values; ``tags`` by review id) with their revisions, outbox events
-    and tag rows: one multi-row INSERT per table, where the ORM would flush row by row.
+    """New reviews (column values; ``tags`` and ``images``, as ``(place, url)``, by review id)
+    with their revisions, outbox events, tag rows and queued images: one multi-row INSERT per
+    table, where the ORM would flush row by row.
 
     A JSON column's value may be given encoded already, as ``JsonText``."""
     table = _encoded_json_table(ClaimReview)
@@ -176,6 +196,14 @@ def insert_reviews(
     ]
     if rows:
         session.execute(insert(_table(ReviewTag)), rows)
+    _link_images(
+        session,
+        [
+            (pks[review_id], place, url)
+            for review_id, places in images.items()
+            for place, url in places
+        ],
+    )
 
 
 def _table(model: type[Row]) -> Table:
@@ -237,6 +265,77 @@ def get_revision(*, session: Session, review_id: str, version: int) -> ReviewRev
         col(ReviewRevision.review_id) == review_id, col(ReviewRevision.version) == version
     )
     return session.scalar(query)
+
+
+# Images
+
+
+def image_url_key(url: str) -> str:
+    """An image's unique key: the SHA-256 of its URL, in hex."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def replace_review_images(
+    *, session: Session, review_pk: int, places: Sequence[tuple[str, str]], fresh: bool = False
+) -> None:
+    """Make a review's ``review_image`` rows its ``(place, url)`` pairs, queueing the images not
+    known yet (``fresh``: a new review, with no rows to remove)."""
+    if not fresh:
+        session.execute(delete(ReviewImage).where(col(ReviewImage.review_pk) == review_pk))
+    _link_images(session, [(review_pk, place, url) for place, url in places])
+
+
+def list_review_images(*, session: Session, review_pk: int) -> Sequence[tuple[str, Image]]:
+    """A review's images with the place each is named at."""
+    query = (
+        select(col(ReviewImage.place), Image)
+        .join(Image, col(Image.id) == col(ReviewImage.image_id))
+        .where(col(ReviewImage.review_pk) == review_pk)
+    )
+    return [(place, image) for place, image in session.execute(query)]
+
+
+# Each (review_pk, place, url_key) links a review to its image, found by key: no id travels
+# back to Python, so a batch costs two statements whatever its size.
+_LINK_IMAGE = insert(_table(ReviewImage)).from_select(
+    ["review_pk", "place", "image_id"],
+    select(
+        cast(bindparam("review_pk"), BigInteger),
+        cast(bindparam("place"), String),
+        col(Image.id),
+    ).where(col(Image.url_key) == bindparam("url_key")),
+)
+
+
+def _link_images(session: Session, links: Sequence[tuple[int, str, str]]) -> None:
+    """Queue each URL as a ``pending`` image unless some review named it already, then link."""
+    if not links:
+        return
+    now = datetime.now(UTC)
+    urls = dict.fromkeys(url for _, _, url in links)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    queue = dialect.insert(_table(Image)).on_conflict_do_nothing(index_elements=["url_key"])
+    session.execute(
+        queue,
+        [
+            {
+                "url_key": image_url_key(url),
+                "url": url,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for url in urls
+        ],
+    )
+    session.execute(
+        _LINK_IMAGE,
+        [
+            {"review_pk": review_pk, "place": place, "url_key": image_url_key(url)}
+            for review_pk, place, url in links
+        ],
+    )
 
 
 # Idempotency

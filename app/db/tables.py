@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, Relationship, SQLModel
 
-from app.core import verdicts
+from app.core import perceptual, verdicts
 from app.core.document import (
     Host,
     LanguageTag,
@@ -510,6 +510,35 @@ class ReviewImage(Row, table=True):
     review_pk: int = _reference("claim_review.pk", ondelete="CASCADE")
     place: str = Field(sa_type=String(200))
     image_id: int = _reference("image.id", ondelete="CASCADE")
+
+
+class ReviewImagePublic(SQLModel):
+    """An image a review names, its fetch state and, once fetched, its hashes."""
+
+    place: str = Field(description="Where the review names it, e.g. `rating.image`.")
+    url: str
+    status: Literal["pending", "hashed", "failed"]
+    attempts: int = Field(description="Fetches made so far.")
+    last_error: str | None = Field(description="Why the last fetch failed.")
+    next_attempt_at: Timestamp | None = Field(description="When the next fetch is due (pending).")
+    content_type: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    phash: str | None = Field(description="64-bit pHash: 16 hex digits, unsigned.")
+    dhash: str | None = Field(description="64-bit dHash: 16 hex digits, unsigned.")
+    hash_version: str | None = Field(description="The algorithm that made the hashes.")
+    fetched_at: Timestamp | None = Field(description="When the hashes were made.")
+
+    @field_validator("next_attempt_at")
+    @classmethod
+    def _only_while_pending(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return value if info.data.get("status") == "pending" else None
+
+    @field_validator("phash", "dhash", mode="before")
+    @classmethod
+    def _hex(cls, value: int | str | None) -> str | None:
+        return f"{perceptual.unsigned(value):016x}" if isinstance(value, int) else value
 
 
 # Webhooks

@@ -3,13 +3,14 @@
 Two kinds:
 
 - Counted as things happen, per process: requests and their latency (the middleware), webhook
-  delivery attempts (the dispatcher). With several uvicorn workers each process counts its
-  own; when ``PROMETHEUS_MULTIPROC_DIR`` is set (prometheus-client's own variable, read by the
-  library when this module is imported) every worker writes its counts to files there and a
-  scrape of any worker sums them all. The directory must exist and be emptied before the
-  workers start (``claimreview serve`` and the Docker image do it).
-- Computed when scraped: the database pools of the process that answers, and the webhook
-  backlog from the database (the same whichever worker answers).
+  delivery attempts (the dispatcher), image fetches (the image worker). With several uvicorn
+  workers each process counts its own; when ``PROMETHEUS_MULTIPROC_DIR`` is set
+  (prometheus-client's own variable, read by the library when this module is imported) every
+  worker writes its counts to files there and a scrape of any worker sums them all. The
+  directory must exist and be emptied before the workers start (``claimreview serve`` and the
+  Docker image do it).
+- Computed when scraped: the database pools of the process that answers, and the webhook and
+  image backlogs from the database (the same whichever worker answers).
 
 Label values are bounded: the route *template* (``/v1/claim-reviews/{review_id}``), never the
 raw path; a method outside the standard set is counted as ``OTHER``.
@@ -60,16 +61,24 @@ WEBHOOK_ATTEMPTS = Counter(
     "Webhook delivery attempts by result: delivered (2xx) or failed (anything else).",
     ("result",),
 )
+IMAGE_FETCHES = Counter(
+    "claimreview_image_fetches",
+    "Image fetches by outcome: hashed, or why not (refused, redirects, status, not_image,"
+    " too_large, timeout, network, undecodable).",
+    ("outcome",),
+)
 
 # One child per label combination, looked up once: ``labels()`` costs microseconds per call.
 _request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-# The webhook backlog in one round trip; each count reads an index (db/tables.py).
+# The webhook and image backlogs in one round trip; each count reads an index (db/tables.py).
 BACKLOG_SQL = (
     "SELECT"
     " (SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL),"
     " (SELECT count(*) FROM webhook_delivery WHERE status = 'pending'),"
-    " (SELECT count(*) FROM webhook WHERE status = 'failing' AND deleted_at IS NULL)"
+    " (SELECT count(*) FROM webhook WHERE status = 'failing' AND deleted_at IS NULL),"
+    " (SELECT count(*) FROM image WHERE status = 'pending'),"
+    " (SELECT count(*) FROM image WHERE status = 'failed')"
 )
 
 
@@ -86,6 +95,10 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
 
 def observe_webhook_attempt(*, delivered: bool) -> None:
     WEBHOOK_ATTEMPTS.labels("delivered" if delivered else "failed").inc()
+
+
+def observe_image_fetch(outcome: str) -> None:
+    IMAGE_FETCHES.labels(outcome).inc()
 
 
 def reset_multiprocess_dir() -> None:
@@ -169,7 +182,9 @@ def cache_families(reads: StoredReads) -> list[Metric]:
 
 
 async def backlog_families(reads: StoredReads) -> list[Metric]:
-    [(events, deliveries, failing)] = await reads.fetch(BACKLOG_SQL, [], heavy=True)
+    [(events, deliveries, failing, images, unfetchable)] = await reads.fetch(
+        BACKLOG_SQL, [], heavy=True
+    )
     return [
         GaugeMetricFamily(
             "claimreview_outbox_backlog",
@@ -185,6 +200,16 @@ async def backlog_families(reads: StoredReads) -> list[Metric]:
             "claimreview_webhooks_failing",
             "Live webhook subscriptions whose last delivery ran out of attempts.",
             value=failing,
+        ),
+        GaugeMetricFamily(
+            "claimreview_images_pending",
+            "Images named by reviews waiting to be fetched and hashed, or fetched again.",
+            value=images,
+        ),
+        GaugeMetricFamily(
+            "claimreview_images_failed",
+            "Images that ran out of fetch attempts.",
+            value=unfetchable,
         ),
     ]
 

@@ -39,12 +39,12 @@ findings and not stored. A review that was retracted stays retracted (``unchange
 ``retracted`` warning): bringing it back is an editorial act, done with PUT by external_id.
 
 The input is written in batches of ``BATCH_SIZE`` ClaimReviews, each committed as one transaction,
-so a review is stored whole (with its revision, outbox event and tags) or not at all. Existing
-reviews of a batch are looked up in one query and updated one by one; its new reviews are
-rendered by ``reviews.new_review`` (the rows ``reviews.create`` writes) and inserted together,
-a few multi-row INSERTs in one SAVEPOINT. When the database refuses them (a value it cannot
-store, a key another import stored meanwhile), each is inserted again in its own SAVEPOINT, so a
-bad item does not sink its batch.
+so a review is stored whole (with its revision, outbox event, tags and queued images) or not
+at all. Existing reviews of a batch are looked up in one query and updated one by one; its new
+reviews are rendered by ``reviews.new_review`` (the rows ``reviews.create`` writes) and
+inserted together, a few multi-row INSERTs in one SAVEPOINT. When the database refuses them (a
+value it cannot store, a key another import stored meanwhile), each is inserted again in its own
+SAVEPOINT, so a bad item does not sink its batch.
 
 Findings of the import itself (profile ``import``): unknown-publisher E (no publisher matches the
 author), invalid-value E (a value the service cannot store, e.g. a non-http URL or a malformed
@@ -84,6 +84,7 @@ from app.db import crud
 from app.db.tables import ClaimReview, Publisher
 from app.errors import Unprocessable
 from app.services import new_publishers, reviews
+from app.services.images import queue as image_queue
 
 Kind = Literal["json", "ndjson", "html"]
 Status = Literal["created", "updated", "unchanged", "invalid"]
@@ -1210,7 +1211,10 @@ def _insert_rows(session: Session, rows: list[reviews.NewReview]) -> None:
         revisions=[row.revision for row in rows],
         events=[row.event for row in rows if row.event is not None],
         tags={row.id: row.tag_keys for row in rows},
+        images={row.id: row.images for row in rows},
     )
+    if any(row.images for row in rows):
+        image_queue.notify_on_commit(session)
 
 
 def _existing(

@@ -1,6 +1,7 @@
 """Writing reviews. Every change goes through ``_commit_change``, which renders the JSON-LD once,
-validates it, normalises the verdict, bumps the version and writes the revision and the outbox
-event in the caller's transaction — so no route can store a review some other way.
+validates it, normalises the verdict, bumps the version and writes the revision, the outbox
+event and the review's images (queued for the image worker, app/services/images/) in the
+caller's transaction — so no route can store a review some other way.
 
 The importer creates reviews by the hundred: ``new_review`` computes the very same rows as
 ``create`` (``_apply_change`` sets the columns of both) as plain values, and
@@ -22,10 +23,12 @@ from sqlalchemy.orm import Session
 from app.core import jsonld, validation, verdicts
 from app.core.document import ReviewIn, article_url, format_timestamp, prune
 from app.core.ids import new_review_id
+from app.core.review_images import image_places
 from app.core.textfold import fold
 from app.db import crud
 from app.db.tables import ClaimReview, OutboxEvent, Publisher, ReviewRevision
 from app.errors import Unprocessable
+from app.services.images import queue as image_queue
 
 
 def publisher_card(publisher: Publisher) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class NewReview:
     revision: dict[str, Any]
     event: dict[str, Any] | None
     tag_keys: list[str]
+    images: list[tuple[str, str]]  # (place, url)
 
     @property
     def id(self) -> str:
@@ -157,6 +161,7 @@ def rendered_review(
         status="draft",
         created_at=now,
         version=0,
+        kind="claim",  # the column's default, which a bulk INSERT must name (migration 0009)
     )
     _apply_change(review, document=document, status=status, rendered=rendered, now=now)
     event = _event_type("draft", status)
@@ -165,6 +170,7 @@ def rendered_review(
         revision=_revision(review, kind="created", actor=actor, source=source),
         event=_event(review, event) if event else None,
         tag_keys=sorted(_tag_keys(document)),
+        images=image_places(document),
     )
 
 
@@ -323,10 +329,18 @@ def _commit_change(
     source: dict[str, Any] | None = None,
 ) -> None:
     previous_status = review.status if review.version else "draft"
+    previous_document = review.document if review.version else None
     _apply_change(review, document=document, status=status, rendered=rendered, now=now)
     session.add(review)
     session.flush()
     crud.replace_tags(session=session, review_pk=review.pk, tag_keys=_tag_keys(document))
+    if document is not previous_document:  # a retraction or a re-rendering keeps its images
+        places = image_places(document)
+        crud.replace_review_images(
+            session=session, review_pk=review.pk, places=places, fresh=previous_document is None
+        )
+        if places:
+            image_queue.notify_on_commit(session)
     session.add(ReviewRevision(**_revision(review, kind=kind, actor=actor, source=source)))
     event = _event_type(previous_status, status)
     if event:

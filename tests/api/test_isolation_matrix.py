@@ -715,7 +715,7 @@ def world(
         database_url=fresh_database_url(request, directory),
         admin_token=ADMIN_TOKEN,
         base_url=BASE_URL,
-        webhook_allow_private=True,
+        outbound_allow_private=True,
         dispatcher_enabled=False,
     )
     private_settings = settings.model_copy(update={"public_reads": False})

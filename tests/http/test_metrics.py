@@ -132,7 +132,7 @@ def receiver() -> Iterator[Receiver]:
 
 def dispatching(settings: Settings, **changes: object) -> TestClient:
     quick = {
-        "webhook_allow_private": True,
+        "outbound_allow_private": True,
         "dispatcher_interval_seconds": 0.05,
         "webhook_timeout_seconds": 2.0,
     }

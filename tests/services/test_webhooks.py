@@ -59,7 +59,7 @@ def settings(settings: Settings) -> Settings:
     """Quick dispatcher and retries; the receiver on 127.0.0.1 is allowed."""
     return settings.model_copy(
         update={
-            "webhook_allow_private": True,
+            "outbound_allow_private": True,
             "dispatcher_interval_seconds": 0.05,
             "webhook_backoff_seconds": 0.05,
             "webhook_max_attempts": 3,
@@ -251,7 +251,7 @@ PRIVATE_URLS = [
 def test_create_webhook_refuses_private_addresses_unless_allowed(
     settings: Settings, receiver: Receiver
 ) -> None:
-    strict = settings.model_copy(update={"webhook_allow_private": False})
+    strict = settings.model_copy(update={"outbound_allow_private": False})
     with TestClient(create_app(strict), base_url=BASE_URL) as client:
         manager = keys(client, SEED_PUBLISHER, "webhooks:manage")
 
@@ -272,7 +272,9 @@ def test_delivery_checks_the_address_again(settings: Settings, receiver: Receive
     with TestClient(create_app(allowed), base_url=BASE_URL) as client:
         writer = keys(client, SEED_PUBLISHER)
         webhook_id = subscribe(client, writer, receiver.url())
-    strict = settings.model_copy(update={"webhook_allow_private": False, "webhook_max_attempts": 1})
+    strict = settings.model_copy(
+        update={"outbound_allow_private": False, "webhook_max_attempts": 1}
+    )
 
     with TestClient(create_app(strict), base_url=BASE_URL) as client:
         create_review(client, writer)

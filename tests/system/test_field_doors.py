@@ -27,7 +27,7 @@ def settings(settings: Settings) -> Settings:
     """A quick dispatcher that may deliver to the receiver on 127.0.0.1."""
     return settings.model_copy(
         update={
-            "webhook_allow_private": True,
+            "outbound_allow_private": True,
             "dispatcher_interval_seconds": 0.05,
             "webhook_backoff_seconds": 0.05,
         }

@@ -104,7 +104,7 @@ def seed_outputs(
         database_url=fresh_database_url(request, tmp_path_factory.mktemp("golden")),
         admin_token=ADMIN_TOKEN,
         base_url=BASE_URL,
-        webhook_allow_private=True,
+        outbound_allow_private=True,
         dispatcher_interval_seconds=0.05,
     )
     fixed = {"X-Request-ID": "golden"}  # echoed on every answer

@@ -1,4 +1,4 @@
-"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history."""
+"""Claim reviews: create, upsert, read, replace, merge-patch, retract, correct, history, images."""
 
 import dataclasses
 from collections.abc import Callable, Sequence
@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -15,12 +16,15 @@ from app.api import openapi
 from app.api.deps import (
     Body,
     JsonBody,
+    OptionalPrincipalDep,
     ReaderDep,
     SessionDep,
     SettingsDep,
     WriterDep,
     acting_publisher,
+    no_review,
     owned_review,
+    require_visible,
     validated,
 )
 from app.api.hot import StoredRead, serve_stored_review
@@ -28,10 +32,12 @@ from app.config import Settings
 from app.core import document
 from app.core.bounds import INT4_MAX
 from app.core.document import CorrectionIn, ReviewIn, format_timestamp
+from app.core.ids import is_review_id
+from app.core.review_images import image_places
 from app.core.security import Principal
 from app.core.validation import Finding
 from app.db import crud
-from app.db.tables import ClaimReview, Publisher, ReviewRevision
+from app.db.tables import ClaimReview, Publisher, ReviewImagePublic, ReviewRevision
 from app.errors import (
     Conflict,
     NotFound,
@@ -566,6 +572,38 @@ def get_revision(
     if include == "source":
         revision["source"] = row.source
     return revision
+
+
+class ReviewImageList(BaseModel):
+    items: list[ReviewImagePublic]
+
+
+@router.get(
+    "/{review_id}/images",
+    response_model=ReviewImageList,
+    responses=openapi.responses(401, 404, 410),
+)
+def list_images(
+    review_id: str, session: SessionDep, principal: OptionalPrincipalDep
+) -> ReviewImageList:
+    """List the images a claim review names, in document order: fetch state and hashes."""
+    review = (
+        crud.get_review(session=session, review_id=review_id) if is_review_id(review_id) else None
+    )
+    if review is None:
+        raise no_review(review_id)
+    require_visible(review, principal=principal)
+    order = {place: index for index, (place, _url) in enumerate(image_places(review.document))}
+    rows = sorted(
+        crud.list_review_images(session=session, review_pk=review.pk),
+        key=lambda row: order.get(row[0], len(order)),
+    )
+    return ReviewImageList(
+        items=[
+            ReviewImagePublic.model_validate(image, update={"place": place})
+            for place, image in rows
+        ]
+    )
 
 
 def _revision_summary(row: ReviewRevision) -> dict[str, Any]:

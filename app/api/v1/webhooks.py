@@ -20,6 +20,7 @@ from app.core.security import Principal
 from app.db import crud
 from app.db.tables import Webhook, WebhookCreate, WebhookDeliveryPublic, WebhookPublic
 from app.errors import NotFound, Unprocessable
+from app.services import outbound
 from app.services.webhooks import subscriptions
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -98,8 +99,8 @@ def create_webhook(
             errors=[{"path": "/filters/publisher", "message": "unknown publisher"}],
         )
     try:
-        subscriptions.resolve(incoming.url, allow_private=settings.webhook_allow_private)
-    except subscriptions.UnsafeDestination as error:
+        outbound.resolve(incoming.url, allow_private=settings.outbound_allow_private)
+    except outbound.UnsafeDestination as error:
         raise Unprocessable(
             "The webhook URL cannot be used.", errors=[{"path": "/url", "message": str(error)}]
         ) from None

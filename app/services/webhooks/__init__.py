@@ -30,11 +30,10 @@ Guarantees.
 - Filters read the review's publisher, language and verdict when the event is fanned out.
 - A subscription receives the events of changes made after it was created.
 
-Safety: only http(s) URLs whose host resolves to public addresses (unless
-``webhook_allow_private``), checked when the subscription is created and again before every
-attempt; the connection then goes to the address that was checked (no second DNS lookup that
-could answer differently), with TLS still verified against the host name. Redirects are not
-followed, connect and read time out, the whole attempt has a deadline, and at most
+Safety: the outbound policy (app/services/outbound.py): only http(s) URLs whose host resolves
+to public addresses (unless ``outbound_allow_private``), checked when the subscription is
+created and again before every attempt, the connection made to the address checked. Redirects
+are not followed, connect and read time out, the whole attempt has a deadline, and at most
 ``webhook_max_response_bytes`` of the answer are read.
 """
 

@@ -6,10 +6,9 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-import random
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -29,11 +28,10 @@ from app.db.tables import (
     Webhook,
     WebhookDelivery,
 )
-from app.services.webhooks.subscriptions import UnsafeDestination, resolve_async
+from app.services.outbound import UnsafeDestination, backoff, pinned_request, resolve_async
 
 logger = logging.getLogger("claimreview.webhooks")
 FAN_OUT_BATCH = 200
-MAX_BACKOFF = timedelta(hours=24)
 USER_AGENT = "ClaimReview-Webhooks/1.0"
 _ERROR_CHARS = 1000  # webhook_delivery.last_error
 _EXCERPT_CHARS = 2000  # webhook_delivery.last_response
@@ -275,12 +273,6 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def backoff(*, attempts: int, base_seconds: float) -> timedelta:
-    """``base * 2**(attempts - 1)``, ±25 % jitter so failing receivers are not hit in step."""
-    delay = timedelta(seconds=base_seconds * 2 ** (attempts - 1) * random.uniform(0.75, 1.25))
-    return min(delay, MAX_BACKOFF)
-
-
 def _owned(session: Session, job: Job) -> WebhookDelivery | None:
     """The delivery, locked, if this job's lease still holds it (else another worker took over)."""
     delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
@@ -335,27 +327,22 @@ def _clean(text: str | None, limit: int) -> str | None:
 async def send(*, client: httpx.AsyncClient, job: Job, settings: Settings) -> Outcome:
     """POST one delivery; never raises for anything the receiver or the network does."""
     try:
-        address = await resolve_async(job.url, allow_private=settings.webhook_allow_private)
+        address = await resolve_async(job.url, allow_private=settings.outbound_allow_private)
     except UnsafeDestination as error:
         return Outcome(error=f"refused: {error}")
-    url = httpx.URL(job.url)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Accept-Encoding": "identity",
-        # Connect to the address just checked, but speak to (and verify TLS for) the host.
-        "Host": url.netloc.decode("ascii"),
         "X-ClaimReview-Event": job.event_type,
         "X-ClaimReview-Delivery": str(job.event_id),
         "X-ClaimReview-Signature": sign(
             secret=job.secret, body=job.body, timestamp=int(time.time())
         ),
     }
-    extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-    request = client.build_request(
-        "POST", url.copy_with(host=address), content=job.body, headers=headers
+    request = pinned_request(
+        client, "POST", job.url, address=address, headers=headers, content=job.body
     )
-    request.extensions.update(extensions)
     try:
         async with asyncio.timeout(attempt_deadline(settings)):
             response = await client.send(request, stream=True)

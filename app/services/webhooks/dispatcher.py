@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.http import metrics
+from app.services import outbound
 from app.services.webhooks.delivery import (
     FAN_OUT_BATCH,
     Job,
@@ -27,20 +28,6 @@ from app.services.webhooks.delivery import (
 
 logger = logging.getLogger("claimreview.webhooks")
 MAX_IN_FLIGHT = 16
-
-
-# Sending
-
-
-def http_client(settings: Settings) -> httpx.AsyncClient:
-    # No keep-alive: connections are made to checked addresses, and one must never be reused
-    # for another host name (TLS and Host would not match). No proxies from the environment.
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0, max_connections=MAX_IN_FLIGHT * 2),
-    )
 
 
 class Dispatcher:
@@ -58,7 +45,9 @@ class Dispatcher:
         self._client: httpx.AsyncClient | None = None
 
     def start(self) -> None:
-        self._client = http_client(self.settings)
+        self._client = outbound.http_client(
+            timeout=self.settings.webhook_timeout_seconds, max_connections=MAX_IN_FLIGHT * 2
+        )
         self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:

@@ -1,103 +1,17 @@
-"""Webhook subscriptions: who subscribes to what, and whether a destination may be called
-(public addresses only, checked when subscribing and again before every attempt)."""
+"""Webhook subscriptions: who subscribes to what. Whether a destination may be called is the
+outbound policy's to say (app/services/outbound.py), when subscribing and before every attempt."""
 
-import asyncio
 import dataclasses
-import ipaddress
 import secrets
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db.tables import OutboxEvent, Partner, Publisher, Webhook, WebhookDelivery
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-# Destinations
-
-
-class UnsafeDestination(ValueError):
-    """The URL cannot be used: bad scheme, no host, does not resolve, or not a public address."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Destination:
-    host: str
-    port: int
-
-
-def destination(url: str) -> Destination:
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise UnsafeDestination("is not a valid URL") from None
-    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-        raise UnsafeDestination("must be an absolute http:// or https:// URL")
-    default_port = 443 if parsed.scheme == "https" else 80
-    return Destination(host=parsed.raw_host.decode("ascii"), port=parsed.port or default_port)
-
-
-def is_refused(address: IPAddress) -> bool:
-    """Loopback, private, link-local, multicast, reserved, unspecified or otherwise not global."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def checked_address(
-    target: Destination, infos: Sequence[tuple[Any, ...]], *, allow_private: bool
-) -> str:
-    """The address to connect to. Every address the host resolves to must be acceptable: a
-    name that also points inside the network is refused as a whole."""
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses:
-        raise UnsafeDestination(f"the host '{target.host}' does not resolve")
-    if not allow_private:
-        for address in addresses:
-            if is_refused(address):
-                raise UnsafeDestination(
-                    f"the host '{target.host}' resolves to {address}, which is not a public "
-                    "address (loopback, private, link-local, multicast or reserved)"
-                )
-    return str(addresses[0])
-
-
-def resolve(url: str, *, allow_private: bool) -> str:
-    """Check a URL now (blocking DNS lookup); the address it resolves to."""
-    target = destination(url)
-    try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise UnsafeDestination(f"the host '{target.host}' does not resolve") from None
-    return checked_address(target, infos, allow_private=allow_private)
-
-
-async def resolve_async(url: str, *, allow_private: bool) -> str:
-    target = destination(url)
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise UnsafeDestination(f"the host '{target.host}' does not resolve") from None
-    return checked_address(target, infos, allow_private=allow_private)
-
-
-# Subscriptions (SQL for the routes)
 
 
 def new_webhook_id() -> str:

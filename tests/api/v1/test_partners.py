@@ -29,7 +29,7 @@ DRAFT_MARKER = "qz8partnerdraftmarker"
 def settings(settings: Settings) -> Settings:
     """A quick dispatcher, and receivers on 127.0.0.1 allowed."""
     return settings.model_copy(
-        update={"webhook_allow_private": True, "dispatcher_interval_seconds": 0.05}
+        update={"outbound_allow_private": True, "dispatcher_interval_seconds": 0.05}
     )
 
 
