@@ -103,6 +103,19 @@ def image_rows(stored: dict[str, Any], start: int, stop: int) -> list[dict[str, 
     return rows
 
 
+class Collector(seed.Collector):
+    """bench/seed.py's stand-in for the session, for a write path that also queues images: the
+    queue's statements are skipped (``execute``) and this script writes the image rows itself."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__()
+        self.info: dict[str, Any] = {}
+        self._engine = engine
+
+    def get_bind(self) -> Any:
+        return self._engine
+
+
 def load(database_url: str, stored: dict[str, Any], count: int) -> float:
     """Migrate, then write ``count`` reviews (through reviews.create), their images and links."""
     started = time.perf_counter()
@@ -114,7 +127,7 @@ def load(database_url: str, stored: dict[str, Any], count: int) -> float:
     rng = random.Random(2024)
     for start in range(0, count, BATCH):
         stop = min(start + BATCH, count)
-        collector = seed.Collector()
+        collector = Collector(engine)
         for n in range(start, stop):
             publisher, spec = publishers[n % len(publishers)]
             document = seed.fact_check(rng, spec, n) | {"image": IMAGE_URL.format(n=n)}
@@ -231,7 +244,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def time_lookups(
-    reader: Reader, queries: list[tuple[str, int | None, int, int]], *, threshold: int,
+    reader: Reader,
+    queries: list[tuple[str, int | None, int, int]],
+    *,
+    threshold: int,
     review_filter: ReviewFilter,
 ) -> dict[str, Any]:
     """Each query's lookup, timed from building the SQL to the last row fetched; whether a
@@ -264,7 +280,11 @@ def time_lookups(
         "p50_ms": percentile(times, 50),
         "p95_ms": percentile(times, 95),
         "max_ms": round(max(times), 2),
-        "recall": {kind: round(sum(hits) / len(hits), 3) for kind, hits in found.items() if kind != "unrelated"},
+        "recall": {
+            kind: round(sum(hits) / len(hits), 3)
+            for kind, hits in found.items()
+            if kind != "unrelated"
+        },
         "other_reviews_per_query": round(sum(others) / len(others), 3),
     }
 
@@ -294,9 +314,7 @@ def measure(
     result["quiet"] = wait_quiet(f"{reader.name} lookups", max_wait=args.max_wait)
     for threshold in (args.threshold, WIDEST):
         for label, review_filter in (("all", ReviewFilter()), ("filtered", FILTERED)):
-            measured = time_lookups(
-                reader, timed, threshold=threshold, review_filter=review_filter
-            )
+            measured = time_lookups(reader, timed, threshold=threshold, review_filter=review_filter)
             result[f"d{threshold}_{label}"] = measured
             log(f"{reader.name} d={threshold} {label}: {measured}")
     result["load1_after"] = load_average()
