@@ -21,6 +21,8 @@ from app.errors import Unprocessable, UnsupportedMediaType
 
 router = APIRouter(tags=["query"])
 MULTIPART = "multipart/form-data"
+# An HTML form posts its fields url-encoded unless it uploads a file.
+FORMS = (MULTIPART, "application/x-www-form-urlencoded")
 
 
 class ImageSearchParams(FilterParams):
@@ -108,12 +110,12 @@ async def image_search(request: Request, params: Annotated[ImageSearchParams, Qu
 
 async def _query_image(request: Request) -> ImageQuery:
     kind = media_type(request)
-    if kind == MULTIPART:
+    if kind in FORMS:
         return await _uploaded(request)
     if kind != "application/json":
         raise UnsupportedMediaType(
-            f"Send the image as {MULTIPART} (field 'image') or its URL as application/json "
-            '({"image_url": ...}).'
+            f"Send the image as {MULTIPART} (field 'image'), or its URL as application/json "
+            "({\"image_url\": ...}) or as the form field 'image_url'."
         )
     body: Body = await json_body(request)
     image_url = validated(ImageUrl, body.data).image_url
@@ -121,17 +123,18 @@ async def _query_image(request: Request) -> ImageQuery:
 
 
 async def _uploaded(request: Request) -> ImageQuery:
-    form = await request.form(max_files=1, max_fields=10)
-    image: Any = form.get("image")
-    image_url = form.get("image_url")
-    if image is not None and image_url is not None:
-        raise _one_of("give either an image or an image_url, not both")
-    if isinstance(image_url, str):
-        checked = validated(ImageUrl, {"image_url": image_url}).image_url
-        return await by_image.image_from_url(request, _url(checked), field_name="/image_url")
-    if not isinstance(image, UploadFile):
-        raise _one_of("send the image file as the field 'image', or its URL as 'image_url'")
-    data = await image.read()
+    # The form's files are spooled to temporary files: closed when the block ends.
+    async with request.form(max_files=1, max_fields=10) as form:
+        image: Any = form.get("image")
+        image_url = form.get("image_url")
+        if image is not None and image_url is not None:
+            raise _one_of("give either an image or an image_url, not both")
+        if isinstance(image_url, str):
+            checked = validated(ImageUrl, {"image_url": image_url}).image_url
+            return await by_image.image_from_url(request, _url(checked), field_name="/image_url")
+        if not isinstance(image, UploadFile):
+            raise _one_of("send the image file as the field 'image', or its URL as 'image_url'")
+        data = await image.read()
     return await by_image.image_from_bytes(request, data, field_name="/image")
 
 
