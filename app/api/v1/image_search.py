@@ -88,8 +88,7 @@ _BODY = {
 
 @router.post(
     "/v1/image-search",
-    response_model=ImageSearchPage,
-    responses=openapi.responses(401, 413, 415, 422),
+    responses={200: openapi.answer_of(ImageSearchPage), **openapi.responses(401, 413, 415, 422)},
     openapi_extra=_BODY,
 )
 async def image_search(request: Request, params: Annotated[ImageSearchParams, Query()]) -> Response:
