@@ -1,5 +1,6 @@
 """The ``claimreview`` command: run the service and administer it from a shell."""
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,15 +32,19 @@ from app.db.tables import ApiKeyCreate, PublisherCreate
 from app.http import metrics, protocol
 from app.http.heap import settled_heap
 from app.services import accounts, importer, syndication
+from app.services.images import queue as image_queue
+from app.services.images.rehash import rehash
 from app.services.reviews import moment
 
 app = typer.Typer(help="ClaimReview API: fact-checks in, schema.org ClaimReview out.")
 db_app = typer.Typer(help="Database schema.")
 publisher_app = typer.Typer(help="Publishers (fact-checking organisations).")
 key_app = typer.Typer(help="API keys.")
+images_app = typer.Typer(help="Images named by reviews, and their perceptual hashes.")
 app.add_typer(db_app, name="db")
 app.add_typer(publisher_app, name="publisher")
 app.add_typer(key_app, name="key")
+app.add_typer(images_app, name="images")
 console = Console(stderr=True)
 
 
@@ -195,6 +200,43 @@ def export(
     finally:
         engine.dispose()
     console.print(f"[green]exported[/] {total} reviews to {output}")
+
+
+@images_app.command("rehash")
+def images_rehash(
+    every: Annotated[
+        bool, typer.Option("--all", help="Every hashed image, not only those of older hashes.")
+    ] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Also try the images that ran out of attempts.")
+    ] = False,
+) -> None:
+    """Fetch and hash images again: those hashed by an older algorithm (--all: every hashed
+    one), and with --failed those that failed. A failed fetch keeps an image's hashes."""
+    settings = get_settings()
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+    try:
+        with sessions() as session:
+            jobs = image_queue.rehash_candidates(session=session, every=every, failed=failed)
+        with _progress() as progress:
+            task = progress.add_task("hashing images", total=len(jobs))
+            outcomes = asyncio.run(
+                rehash(
+                    jobs,
+                    settings=settings,
+                    sessionmaker=sessions,
+                    done=lambda _result: progress.advance(task),
+                )
+            )
+    finally:
+        engine.dispose()
+    hashed = outcomes.pop("hashed", 0)
+    failures = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+    console.print(
+        f"[green]hashed[/] {hashed} of {len(jobs)} images"
+        + (f"; not: {failures}" if failures else "")
+    )
 
 
 def _progress() -> Progress:

@@ -57,6 +57,7 @@ class Answer:
 class ImageServer:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.times: dict[str, list[float]] = {}  # when each path was asked for (monotonic)
         self._answers: dict[str, Answer] = {}
         self._first: dict[str, deque[Answer]] = {}
         self._lock = threading.Lock()
@@ -98,6 +99,7 @@ class ImageServer:
     def _next(self, path: str) -> Answer:
         with self._lock:
             self.hits[path] += 1
+            self.times.setdefault(path, []).append(time.monotonic())
             first = self._first.get(path)
             if first:
                 return first.popleft()

@@ -11,6 +11,8 @@ SQL that needs another shape lives with what needs it:
   export run the same text on a session's connection.
 - ``services/webhooks/`` keeps the delivery queue: fanning events out and leasing deliveries
   (``SKIP LOCKED`` on PostgreSQL), in transactions of the dispatcher's own.
+- ``services/images/queue.py`` keeps the image queue: leasing due images, recording fetches, in
+  transactions of the image worker's own. The images a write names are queued here, with it.
 - ``facet_counts.py`` folds the facet deltas (dialect-specific upserts, an advisory lock).
 - ``migrations/`` holds the DDL and the triggers; ``engine.py`` the SQLite pragmas.
 
@@ -312,21 +314,23 @@ def _link_images(session: Session, links: Sequence[tuple[int, str, str]]) -> Non
     if not links:
         return
     now = datetime.now(UTC)
-    urls = dict.fromkeys(url for _, _, url in links)
+    # In key order: two transactions queueing the same new URLs wait for each other's rows
+    # (PostgreSQL) in one order, never in a deadlock.
+    keys = sorted({image_url_key(url): url for _, _, url in links}.items())
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     queue = dialect.insert(_table(Image)).on_conflict_do_nothing(index_elements=["url_key"])
     session.execute(
         queue,
         [
             {
-                "url_key": image_url_key(url),
+                "url_key": key,
                 "url": url,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for url in urls
+            for key, url in keys
         ],
     )
     session.execute(

@@ -355,6 +355,18 @@ CASES = [
     ),
     Case(
         "GET",
+        "/v1/claim-reviews/{review_id}/images",
+        lambda w: Call(f"/v1/claim-reviews/{w.published}/images"),
+        "published",
+    ),
+    Case(
+        "GET",
+        "/v1/claim-reviews/{review_id}/images",
+        lambda w: Call(f"/v1/claim-reviews/{w.draft}/images"),
+        "draft",
+    ),
+    Case(
+        "GET",
         "/v1/claim-reviews/{review_id}/revisions",
         lambda w: Call(f"/v1/claim-reviews/{w.published}/revisions"),
         "published",
@@ -645,6 +657,8 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "PATCH /v1/claim-reviews/{review_id} [draft]":         CHANGE,
     "DELETE /v1/claim-reviews/{review_id}":                (204, 403, 404, 403, 204, 401, 401, 401),
     "POST /v1/claim-reviews/{review_id}/corrections":      (201, 403, 404, 403, 201, 401, 401, 401),
+    "GET /v1/claim-reviews/{review_id}/images [published]": PUBLIC,
+    "GET /v1/claim-reviews/{review_id}/images [draft]":    DRAFT,
     "GET /v1/claim-reviews/{review_id}/revisions [published]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions [draft]": OWN,
     "GET /v1/claim-reviews/{review_id}/revisions/{version} [draft]": OWN,
