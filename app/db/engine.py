@@ -77,8 +77,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def add_sqlite_functions(connection: sqlite3.Connection) -> None:
-    """What the service's SQL needs beyond SQLite's built-ins. Deterministic: SQLite may then
-    evaluate it once per row and use it in indexes and partial plans."""
+    """What the service's SQL needs beyond SQLite's built-ins. Declared deterministic (the same
+    arguments always give the same answer), which lets SQLite's planner treat it as such."""
     connection.create_function("hamming", 2, _hamming, deterministic=True)
 
 

@@ -7,7 +7,8 @@ indexed columns, and a hash within d bits of the query has a band within d // 4 
 query's same band (app.core.perceptual, "multi-index hashing"), so the lookup asks the four band
 indexes for those values and computes the exact distances of the few rows found.
 ``app.db.query.image_matches`` joins these images to the reviews that name them and applies the
-list filters; it is the only caller.
+list filters; it is the only caller. Only hashes of the current ``perceptual.HASH_VERSION`` are
+compared: images hashed by an older algorithm wait for ``claimreview images rehash``.
 
 Hamming distance: PostgreSQL counts the bits of the XOR (``bit_count`` of a ``bit(64)``, 14+);
 SQLite has no such built-in, so every connection gets a deterministic ``hamming`` function

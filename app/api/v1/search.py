@@ -210,13 +210,7 @@ async def list_reviews(request: Request) -> Response:
     # An anonymous page is the same for every caller while the database is unchanged: kept
     # whole, it skips parsing, cursors and joining (app/db/read_cache.py). Only a page that was
     # served is kept, so errors and access rules run as ever.
-    # A search by image is never kept: the image at its URL may change while the database does
-    # not (a parameter merely mentioning image_url only skips the cache).
-    kept = (
-        "authorization" not in request.headers
-        and reads.cache.enabled
-        and b"image_url" not in request.scope["query_string"]
-    )
+    kept = "authorization" not in request.headers and reads.cache.enabled
     version: Hashable = None
     if kept:
         page_key = ("page", request.scope["query_string"], as_jsonld)
@@ -229,6 +223,7 @@ async def list_reviews(request: Request) -> Response:
     page = query_model(ListParams, request)
     filters = Filters(page)
     if page.image_url is not None:
+        # Never kept: the image at its URL may change while the database does not.
         return await _image_page(request, page, filters)
     sort, limit = page.sort, page.limit
     if sort == "relevance" and filters.search is None:
