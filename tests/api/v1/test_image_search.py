@@ -193,12 +193,16 @@ def test_every_list_filter_combines_with_the_image(
     assert {review_id for review_id, _ in found(posted)} == {es["id"]}
 
 
-def test_drafts_are_never_found_anonymously_and_only_by_their_owner_with_status_draft(
+def test_drafts_and_retracted_reviews_are_never_found_anonymously(
     client: TestClient, writer: dict[str, str], images: ImageServer
 ) -> None:
+    """A draft is found only by its publisher's key with status=draft; a retracted review by
+    nobody."""
     url = serve(images, "/1.png", picture(1))
     published = reviewed(client, writer, "published", url)
     draft = reviewed(client, writer, "draft", url, status="draft")
+    retracted = reviewed(client, writer, "retracted", url)
+    assert client.delete(f"/v1/claim-reviews/{retracted['id']}", headers=writer).status_code == 204
     make_publisher(client, **OTHER)
     stranger = bearer(make_key(client, "maldita", "reviews:read"))
 
