@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     dispatcher_enabled: bool = True
     # How often each process folds new reviews into the facet totals (app/db/facet_counts.py).
     facet_fold_interval_seconds: float = Field(default=5.0, gt=0)
+    # Search by image: the most bits a stored image's pHash and dHash may each differ from the
+    # query image's (app/db/image_search.py); the default and the bound are bench/README.md's
+    # measurements (at 16 the band probes' radius grows to 4: 40-150 ms a lookup).
+    image_search_threshold: int = Field(default=3, ge=0, le=15)
     # Limits (app/http/rate_limits.py, app/http/request_limits.py, app/http/protocol.py) and
     # uvicorn's keep-alive timeout.
     rate_limit_enabled: bool = True

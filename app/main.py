@@ -11,6 +11,7 @@ from app.api import openapi, v1alpha1
 from app.api.deps import refuse_nul
 from app.api.v1 import (
     embedding,
+    image_search,
     imports,
     metrics,
     operations,
@@ -94,7 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
-        body_limits={"/v1/import": settings.max_import_bytes},
+        body_limits={
+            "/v1/import": settings.max_import_bytes,
+            # An uploaded query image, and its multipart framing.
+            "/v1/image-search": settings.image_max_bytes + 64 * 1024,
+        },
         limits=request_limits.Limits(
             max_query_bytes=settings.max_query_bytes,
             max_query_params=settings.max_query_params,
@@ -112,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     search.install_list(app)
     for module in (
         search,
+        image_search,
         reviews,
         embedding,
         publishers,

@@ -108,6 +108,11 @@ def body_of(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
+def answer_of(model: type[BaseModel], description: str = "OK") -> dict[str, Any]:
+    """A JSON answer described by ``model``, for a route that returns its bytes itself."""
+    return {"description": description, "content": {"application/json": {"schema": _schema(model)}}}
+
+
 def review_body() -> dict[str, Any]:
     body = body_of(ReviewIn)
     body["requestBody"]["content"]["application/ld+json"] = {"schema": JSONLD_OBJECT}

@@ -32,13 +32,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from app.api import openapi
+from app.api import by_image, openapi
 from app.api.deps import Body, JsonBody, acting_publisher, app_state, authenticate
 from app.core import google
 from app.core.document import ReviewIn, article_url, check_http_url, prune
 from app.core.google import (
     INT32_MAX,
     GoogleClaimReviewMarkupPage,
+    GoogleFactCheckedClaimImageSearchResponse,
     GoogleFactCheckedClaimSearchResponse,
     GoogleListClaimReviewMarkupPagesResponse,
 )
@@ -169,10 +170,6 @@ class Aborted(Conflict):
 
 class AlreadyExists(Conflict):
     google_status = "ALREADY_EXISTS"
-
-
-class Unimplemented(APIError):
-    status, title, code = 501, "Not Implemented", "not-implemented"
 
 
 class GoogleStatus(BaseModel):
@@ -684,14 +681,15 @@ def _offset(offset: int | None, page_token: str | None) -> int:
 
 
 def _token(scope: str, row: Any, *, secret: bytes, **extra: Any) -> str:
-    key = row[1] if isinstance(row[1], str | float) else row[1].isoformat()
+    key = row[1] if isinstance(row[1], str | float | int) else row[1].isoformat()
     return cursors.encode({"s": scope, "k": key, "p": row[0], **extra}, secret=secret)
 
 
 def _read_token(
-    token: str | None, *, scope: str, relevance: bool, secret: bytes
+    token: str | None, *, scope: str, key_of: Callable[[Any], Any], secret: bytes
 ) -> tuple[tuple[Any, int] | None, dict[str, Any]]:
-    """The position a pageToken resumes after, and the token's other values."""
+    """The position a pageToken resumes after (its sort key read by ``key_of``), and the
+    token's other values."""
     if not token:
         return None, {}
     try:
@@ -704,8 +702,7 @@ def _read_token(
             "send every other parameter unchanged, or start again without it.",
             errors=[{"path": "pageToken", "message": "invalid for this request"}],
         )
-    key, pk = payload["k"], int(payload["p"])
-    return ((float(key) if relevance else datetime.fromisoformat(key)), pk), payload
+    return (key_of(payload["k"]), int(payload["p"])), payload
 
 
 # claims:search
@@ -748,6 +745,18 @@ def _publishers_on_site(request: Request, site: str) -> tuple[int, ...]:
 def _search_principal(request: Request) -> Principal | None:
     with app_state(request).sessionmaker() as session:
         return _principal(session=session, request=request)
+
+
+def _search_cache_control(request: Request) -> str:
+    settings = app_state(request).settings
+    return f"public, max-age={settings.cache_max_age}" if settings.public_reads else "private"
+
+
+async def _require_reader(request: Request) -> None:
+    """Searches are public reads: a key is needed only where public reads are off."""
+    if not app_state(request).settings.public_reads:
+        if await run_in_threadpool(_search_principal, request) is None:
+            raise Unauthorized("This service requires an API key for every read.")
 
 
 @router.get(
@@ -801,9 +810,7 @@ async def search_claims(
 ) -> Response:
     """Search fact-checked claims: one claim per published review, best match first."""
     settings = app_state(request).settings
-    if not settings.public_reads:
-        if await run_in_threadpool(_search_principal, request) is None:
-            raise Unauthorized("This service requires an API key for every read.")
+    await _require_reader(request)
     words = (text or "").strip() or None
     site_name = google.normalise_site(site) if site and site.strip() else None
     if words is None and site_name is None:
@@ -820,7 +827,10 @@ async def search_claims(
     language = _language(language_code)
     scope = cursors.fingerprint(["claims:search", search, language, site_name, max_age_days])
     after, token = _read_token(
-        page_token, scope=scope, relevance=search is not None, secret=settings.signing_key
+        page_token,
+        scope=scope,
+        key_of=float if search is not None else datetime.fromisoformat,
+        secret=settings.signing_key,
     )
     cutoff: str | None = token.get("c") if page_token else _cutoff(max_age_days)
     publisher_ids = (
@@ -847,34 +857,72 @@ async def search_claims(
     body: dict[str, Any] = {"claims": claims}
     if len(rows) > size:
         body["nextPageToken"] = _token(scope, rows[size - 1], secret=settings.signing_key, c=cutoff)
-    cache = f"public, max-age={settings.cache_max_age}" if settings.public_reads else "private"
-    return _json(prune(body), cache_control=cache)
+    return _json(prune(body), cache_control=_search_cache_control(request))
 
 
 @router.get(
     "/claims:imageSearch",
     response_class=GoogleJSON,
-    responses=_responses(None, 400, 501),
+    responses=_responses(GoogleFactCheckedClaimImageSearchResponse, 400, 401),
 )
 async def image_search_claims(
+    request: Request,
     image_uri: Annotated[
-        str | None, Query(alias="imageUri", max_length=2048, description="Required.")
+        str | None,
+        Query(
+            alias="imageUri",
+            max_length=2048,
+            description="Required: the http(s) URL of the image to find.",
+            examples=["https://example.org/viral.jpg"],
+        ),
     ] = None,
-    language_code: Annotated[str | None, Query(alias="languageCode", max_length=35)] = None,
+    language_code: Annotated[
+        str | None,
+        Query(
+            alias="languageCode",
+            max_length=35,
+            description="BCP-47; the region is ignored.",
+            examples=["en-US"],
+        ),
+    ] = None,
     page_size: PageSize = None,
     page_token: PageToken = None,
     offset: Offset = None,
 ) -> Response:
-    """Search claims by image: not available here, so answer 501 UNIMPLEMENTED."""
-    if not image_uri:
+    """Search fact-checked claims by image: one claim per published review whose image looks
+    like it, nearest first."""
+    await _require_reader(request)
+    settings = app_state(request).settings
+    if not image_uri or not image_uri.strip():
         raise BadRequest(
             "imageUri is required.", errors=[{"path": "imageUri", "message": "is required"}]
         )
-    raise Unimplemented(
-        "claims:imageSearch is not available on this service: matching images by what they "
-        "show needs an image index, which it does not keep. Use claims:search with words "
-        "from the claim."
+    try:
+        image_url = check_http_url(image_uri.strip())
+    except ValueError as error:
+        raise BadRequest(
+            f"imageUri {error}.", errors=[{"path": "imageUri", "message": str(error)}]
+        ) from None
+    language = _language(language_code)
+    image = await by_image.image_from_url(request, image_url, field_name="imageUri")
+    scope = by_image.scope(image, "claims:imageSearch", language)
+    after, _ = _read_token(page_token, scope=scope, key_of=int, secret=settings.signing_key)
+    size, skip = _page_size(page_size), _offset(offset, page_token)
+    matches, more = await by_image.find(
+        request,
+        ReviewFilter(language=language),
+        image,
+        after=after,
+        limit=skip + size,
+        body_column="jsonld",
     )
+    shown = matches[skip:]
+    results = [{"claim": google.claim_from_jsonld(orjson.loads(m.body))} for m in shown]
+    body: dict[str, Any] = {"results": results}
+    if more and shown:
+        last = shown[-1]
+        body["nextPageToken"] = _token(scope, (last.pk, last.distance), secret=settings.signing_key)
+    return _json(prune(body), cache_control=_search_cache_control(request))
 
 
 # pages list
@@ -922,7 +970,9 @@ async def list_pages(
         )
     settings = app_state(request).settings
     scope = cursors.fingerprint(["pages", owner.id])
-    after, _ = _read_token(page_token, scope=scope, relevance=False, secret=settings.signing_key)
+    after, _ = _read_token(
+        page_token, scope=scope, key_of=datetime.fromisoformat, secret=settings.signing_key
+    )
     size = _page_size(page_size)
     found = await _pages_after(
         request, owner=owner, after=after, count=size + 1, skip=_offset(offset, page_token)

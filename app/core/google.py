@@ -17,7 +17,7 @@ keeps what it cannot: every field whose ``google`` place in app.core.fields is `
 of a claimant's ``sameAs`` after the first, and rating numbers that are not whole int32 values
 (those are kept while the update leaves the field out).
 
-``claims:search`` answers from the stored ClaimReview JSON-LD (``claim_from_jsonld``): one
+``claims:search`` and ``claims:imageSearch`` answer from the stored ClaimReview JSON-LD (``claim_from_jsonld``): one
 Google ``Claim`` per review, with that review as its only ``claimReview``. A MediaReview is a
 ``Claim`` too, as Fact Check Explorer lists fact-checks of images: its ``text`` is the review's
 headline (else the original media's context), its ``claimant`` whoever posted the media, its
@@ -173,6 +173,15 @@ class GoogleClaim(_GoogleShape):
 
 class GoogleFactCheckedClaimSearchResponse(_GoogleShape):
     claims: list[GoogleClaim] = []
+    next_page_token: str | None = None
+
+
+class GoogleFactCheckedClaimImageSearchResult(_GoogleShape):
+    claim: GoogleClaim | None = None
+
+
+class GoogleFactCheckedClaimImageSearchResponse(_GoogleShape):
+    results: list[GoogleFactCheckedClaimImageSearchResult] = []
     next_page_token: str | None = None
 
 

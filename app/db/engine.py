@@ -5,9 +5,12 @@ The hot public reads do not come through here: see ``reads.py``.
 SQLite: WAL (readers never wait for the writer), foreign keys on, a busy timeout, and
 ``BEGIN IMMEDIATE`` so a transaction that reads and then writes takes the write lock up front —
 pysqlite's deferred default can fail with "database is locked" on the upgrade, which the busy
-timeout does not cover.
+timeout does not cover. Every SQLite connection, here and in ``reads.py``, also gets the
+function ``hamming`` (``add_sqlite_functions``): search by image (app/db/image_search.py)
+computes Hamming distances in SQL, which SQLite has no built-in for.
 """
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -16,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.core.perceptual import distance
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -69,6 +73,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+    add_sqlite_functions(dbapi_connection)
+
+
+def add_sqlite_functions(connection: sqlite3.Connection) -> None:
+    """What the service's SQL needs beyond SQLite's built-ins. Declared deterministic (the same
+    arguments always give the same answer), which lets SQLite's planner treat it as such."""
+    connection.create_function("hamming", 2, _hamming, deterministic=True)
+
+
+def _hamming(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else distance(a, b)
 
 
 def _begin_immediate(connection: Any) -> None:

@@ -1,6 +1,7 @@
 """The one query builder: every listing of reviews (the list endpoint, facets, and the exports,
 feed and Google-compatible search built on them) describes what it wants as a ``ReviewFilter``
-and gets its SQL from here, for SQLite or PostgreSQL.
+and gets its SQL from here, for SQLite or PostgreSQL. Search by image (``image_matches``) is
+one more listing: the same filters, applied to the reviews whose images are near the query's.
 
 Plain SQL strings rather than SQLAlchemy statements: the list endpoint runs on the event loop
 through ``stored_reads`` (one query, no ORM, no thread hop), and compiling a SQLAlchemy
@@ -8,12 +9,14 @@ statement per request would cost more than running it.
 
 Keyset paging: results are ordered by a sort key and the integer ``pk``; a cursor carries the
 last row's pair, so rows inserted while a client pages are never shown twice and never push an
-existing row past the client.
+existing row past the client. Search by image orders by (distance, ``pk``) the same way.
 """
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
+
+from app.db.image_search import ImageQuery, near_images
 
 Dialect = Literal["sqlite", "postgresql"]
 Sort = Literal["newest", "oldest", "relevance"]
@@ -78,15 +81,23 @@ class _Sql:
 
 
 def _from_and_where(
-    sql: _Sql, review_filter: ReviewFilter, *, table: str = "claim_review"
+    sql: _Sql, review_filter: ReviewFilter, *, table: str = "claim_review", hits: str | None = None
 ) -> tuple[str, list[str]]:
     """The FROM clause (with the full-text match when searching) and the WHERE conditions.
-    ``table`` is another table with the filtered columns (the facet totals), read as ``r``."""
+    ``table`` is another table with the filtered columns (the facet totals), read as ``r``.
+    ``hits``: a FROM item ``h`` with a ``review_pk`` column that drives the query (the reviews an
+    image search found, a few): each is looked up and filtered, never the other way round."""
     # Placeholders are positional: add each condition right after creating its parameters.
     conditions = []
     source = f"{table} r"
+    if hits is not None:
+        # SQLite's CROSS JOIN fixes the join order; PostgreSQL plans a few hits right anyway.
+        join = "CROSS JOIN" if sql.dialect == "sqlite" else "JOIN"
+        source = f"{hits} {join} claim_review r ON r.pk = h.review_pk"
     if review_filter.search is not None:
-        if sql.dialect == "sqlite":
+        if sql.dialect == "sqlite" and hits is not None:
+            source += " CROSS JOIN review_fts f ON f.rowid = r.pk"
+        elif sql.dialect == "sqlite":
             # CROSS JOIN makes SQLite loop over the matches and look each review up, never
             # the other way round: probing the index for every review of a publisher (in
             # date order, to skip the sort) cost ten times more. The lookups read migration
@@ -95,12 +106,14 @@ def _from_and_where(
                 "review_fts f CROSS JOIN claim_review r"
                 " INDEXED BY ix_claim_review_search_filters ON r.pk = f.rowid"
             )
+        else:
+            source += (
+                f" CROSS JOIN websearch_to_tsquery('simple', {sql.param(review_filter.search)})"
+                " AS query"
+            )
+        if sql.dialect == "sqlite":
             conditions.append(f"review_fts MATCH {sql.param(_fts5_query(review_filter.search))}")
         else:
-            source = (
-                f"claim_review r CROSS JOIN "
-                f"websearch_to_tsquery('simple', {sql.param(review_filter.search)}) AS query"
-            )
             conditions.append("r.search_vector @@ query")
     conditions.append(f"r.status IN ({sql.params_of(review_filter.statuses)})")
     if review_filter.publisher_ids is not None:
@@ -207,6 +220,45 @@ def list_reviews(
         f"WITH page AS (SELECT r.pk, {key} AS sort_key FROM {source} WHERE {where} {order})"
         f" SELECT p.pk, p.sort_key, r.{body_column} FROM page p"
         f" JOIN claim_review r ON r.pk = p.pk ORDER BY p.sort_key {direction}, p.pk {direction}"
+    )
+    return statement, sql.params
+
+
+def image_matches(
+    review_filter: ReviewFilter,
+    image: ImageQuery,
+    *,
+    dialect: Dialect,
+    after: tuple[int, int] | None,
+    limit: int,
+    body_column: Literal["native", "jsonld"],
+) -> tuple[str, list[Any]]:
+    """Search by image: SQL answering the first ``limit`` reviews that pass the filter and name
+    an image near the query image (app/db/image_search.py), nearest first: a review is as near
+    as its nearest image, by the sum of its pHash and dHash distances, then by ``pk``;
+    ``after`` is the last review's ``(distance, pk)``. One row per matching image of each
+    review: ``(pk, distance, body, place, url, phash_distance, dhash_distance)``, a review's
+    images nearest first."""
+    sql = _Sql(dialect)
+    near = near_images(image, dialect=dialect, param=sql.param)
+    hits = (
+        "(SELECT ri.review_pk, MIN(n.phash_distance + n.dhash_distance) AS distance"
+        " FROM near n JOIN review_image ri ON ri.image_id = n.image_id GROUP BY ri.review_pk) h"
+    )
+    source, conditions = _from_and_where(sql, review_filter, hits=hits)
+    if after is not None:
+        distance_param, pk_param = sql.param(after[0]), sql.param(after[1])
+        conditions.append(f"(h.distance, r.pk) > ({distance_param}, {pk_param})")
+    page = (
+        f"SELECT r.pk, h.distance FROM {source} WHERE {' AND '.join(conditions)}"
+        f" ORDER BY h.distance, r.pk LIMIT {sql.param(limit)}"
+    )
+    statement = (
+        f"WITH near AS ({near}), page AS ({page})"
+        f" SELECT p.pk, p.distance, r.{body_column}, ri.place, n.url, n.phash_distance,"
+        " n.dhash_distance FROM page p JOIN claim_review r ON r.pk = p.pk"
+        " JOIN review_image ri ON ri.review_pk = p.pk JOIN near n ON n.image_id = ri.image_id"
+        " ORDER BY p.distance, p.pk, n.phash_distance + n.dhash_distance, ri.place"
     )
     return statement, sql.params
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from app.core.document import utc
+from app.db.engine import add_sqlite_functions
 from app.db.query import Dialect
 from app.db.read_cache import ReadCache, rows_size
 
@@ -167,6 +168,7 @@ class SqliteReads:
         touches them all."""
         connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA query_only=ON")
+        add_sqlite_functions(connection)
         if mapped:
             connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         return connection

@@ -42,6 +42,7 @@ from tests.conftest import (
     make_publisher,
     seed_review,
 )
+from tests.image_server import running_image_server
 
 PRIVATE = "qz7isolationmarker"  # A's draft text and webhook URL: only A and the admin see it
 SECRET = "qz7signingsecret-never-shown"  # A's webhook secret: nobody ever sees it again
@@ -80,8 +81,9 @@ class Call:
 class World:
     """A's and B's objects, the credentials, and factories of fresh objects for writes."""
 
-    def __init__(self, client: TestClient, private: TestClient) -> None:
+    def __init__(self, client: TestClient, private: TestClient, *, image_url: str) -> None:
         self.client, self.private = client, private
+        self.image_url = image_url  # a picture on a local server: a query of search by image
         self.counter = itertools.count()
         make_publisher(client, **ALPHA)
         make_publisher(client, **BETA)
@@ -253,6 +255,24 @@ CASES = [
         ),
         "drafts as JSON-LD",
         reveals=True,
+    ),
+    Case(
+        "GET",
+        "/v1/claim-reviews",
+        lambda w: Call("/v1/claim-reviews", {"image_url": w.image_url}),
+        "image",
+    ),
+    Case(
+        "POST",
+        "/v1/image-search",
+        lambda w: Call("/v1/image-search", json={"image_url": w.image_url}),
+        "published",
+    ),
+    Case(
+        "POST",
+        "/v1/image-search",
+        lambda w: Call("/v1/image-search", {"status": "draft"}, json={"image_url": w.image_url}),
+        "drafts",
     ),
     Case("GET", "/v1/facets", lambda w: Call("/v1/facets", {"q": PRIVATE}), "q"),
     Case(
@@ -584,7 +604,7 @@ CASES = [
     Case(
         "GET",
         "/v1alpha1/claims:imageSearch",
-        lambda w: Call("/v1alpha1/claims:imageSearch", {"imageUri": "https://alpha.example/a.png"}),
+        lambda w: Call("/v1alpha1/claims:imageSearch", {"imageUri": w.image_url}),
     ),
     *(
         Case(method, "/v1alpha1/{path:path}", lambda w: Call("/v1alpha1/claims:unknown"))
@@ -618,6 +638,9 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "GET /v1/claim-reviews [q]":                           PUBLIC,
     "GET /v1/claim-reviews [drafts]":                      OWN_DRAFTS,
     "GET /v1/claim-reviews [drafts as JSON-LD]":           OWN_DRAFTS,
+    "GET /v1/claim-reviews [image]":                       PUBLIC,
+    "POST /v1/image-search [published]":                   PUBLIC,
+    "POST /v1/image-search [drafts]":                      OWN_DRAFTS,
     "GET /v1/facets [q]":                                  PUBLIC,
     "GET /v1/facets [drafts]":                             OWN_DRAFTS,
     "POST /v1/claim-reviews":                              (201, 403, 403, 403, 201, 401, 401, 401),
@@ -692,10 +715,10 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
     "DELETE /v1alpha1/pages/{page_id}":                    PAGE_READ,
     "GET /v1alpha1/pages":                                 (200, 403, 403, 403, 403, 401, 401, 401),
     "GET /v1alpha1/pages [draft URL]":                     (200, 403, 200, 403, 403, 401, 401, 401),
-    # claims:search ignores keys while reads are public (docs/google.md).
+    # claims:search and claims:imageSearch ignore keys while reads are public (docs/google.md).
     "GET /v1alpha1/claims:search [query]":                 (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /v1alpha1/claims:search [site]":                  (200, 200, 200, 200, 200, 200, 200, 401),
-    "GET /v1alpha1/claims:imageSearch":                    (501,) * 8,
+    "GET /v1alpha1/claims:imageSearch":                    (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /v1alpha1/{path:path}":                           GOOGLE_404,
     "POST /v1alpha1/{path:path}":                          GOOGLE_404,
     "PUT /v1alpha1/{path:path}":                           GOOGLE_404,
@@ -734,10 +757,11 @@ def world(
     )
     private_settings = settings.model_copy(update={"public_reads": False})
     with (
+        running_image_server() as images,
         TestClient(create_app(settings), base_url=BASE_URL) as client,
         TestClient(create_app(private_settings), base_url=BASE_URL) as private,
     ):
-        yield World(client, private)
+        yield World(client, private, image_url=images.image("/query.png", seed=1))
 
 
 def test_every_route_has_expectations(world: World) -> None:

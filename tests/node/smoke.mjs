@@ -1,6 +1,8 @@
 // Smoke test: Google's own Node client (@googleapis/factchecktools) against this service.
-// Run by tests/test_google_compat.py::test_node_client_smoke with FACTCHECK_BASE (the server)
-// and FACTCHECK_KEY (a publisher write key for the polygraph.info test publisher).
+// Run by tests/api/v1alpha1/test_google.py::test_node_client_smoke with FACTCHECK_BASE (the
+// server), FACTCHECK_KEY (a publisher write key for the polygraph.info test publisher) and
+// FACTCHECK_IMAGE (a copy of the image of the one review, by maldita.es, published before the
+// script runs).
 // Prints {"ok": true} as its last line and exits 0 when every check passes.
 
 import assert from 'node:assert/strict';
@@ -8,7 +10,8 @@ import { factchecktools } from '@googleapis/factchecktools';
 
 const base = process.env.FACTCHECK_BASE;
 const key = process.env.FACTCHECK_KEY;
-assert.ok(base && key, 'set FACTCHECK_BASE and FACTCHECK_KEY');
+const image = process.env.FACTCHECK_IMAGE;
+assert.ok(base && key && image, 'set FACTCHECK_BASE, FACTCHECK_KEY and FACTCHECK_IMAGE');
 
 // An API key given as `auth` is sent as Google's `key=` parameter.
 const api = factchecktools({ version: 'v1alpha1', auth: key, rootUrl: `${base}/` });
@@ -38,7 +41,7 @@ async function all(list, params) {
   let pageToken;
   do {
     const { data } = await list({ ...params, pageToken });
-    seen.push(...(data.claimReviewMarkupPages ?? data.claims ?? []));
+    seen.push(...(data.claimReviewMarkupPages ?? data.claims ?? data.results ?? []));
     pageToken = data.nextPageToken;
   } while (pageToken);
   return seen;
@@ -81,6 +84,12 @@ assert.equal(found.length, 2);
 assert.equal(new Set(found.map((c) => c.claimReview[0].url)).size, 2);
 assert.equal(found[0].claimReview[0].publisher.site, 'polygraph.info');
 assert.deepEqual(await status(api.claims.search({})), [400, 'INVALID_ARGUMENT']);
+
+// claims:imageSearch: the review published before the script ran, found by a copy of its image
+const byImage = await all((p) => api.claims.imageSearch(p), { imageUri: image, pageSize: 1 });
+assert.equal(byImage.length, 1);
+assert.equal(byImage[0].claim.claimReview[0].publisher.site, 'maldita.es');
+assert.deepEqual(await status(api.claims.imageSearch({})), [400, 'INVALID_ARGUMENT']);
 
 // delete, then the page is gone
 const { data: deleted } = await api.pages.delete({ name: created.name });

@@ -110,7 +110,9 @@ def test_queue_links_the_images_of_reviews_written_before_images_were_hashed(
     url = images.answer("/old.png", Answer(body=picture(4, size=(64, 48))))
     old = create_review(client, writer, image=url, rating={"label": "False", "image": url})
     # No image: nothing to queue.
-    plain = create_review(client, writer, external_id="plain", url="https://www.polygraph.info/a/plain.html")
+    plain = create_review(
+        client, writer, external_id="plain", url="https://www.polygraph.info/a/plain.html"
+    )
     [hashed, _] = wait_for_images(client, old["id"])
     # As a database upgraded to migration 0009 holds them: reviews, no images.
     engine = create_engine(sqlalchemy_url(database_url))

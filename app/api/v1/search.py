@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api import openapi
+from app.api import by_image, openapi
 from app.api.deps import app_state, query_model, refuse_nul
 from app.api.hot import (
     StoredBytes,
@@ -89,6 +89,13 @@ class ListParams(FilterParams):
     limit: int = Field(20, ge=1, le=100, description="Reviews per page.")
     cursor: str | None = Field(
         None, max_length=1000, description="The `next_cursor` of the previous page."
+    )
+    image_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Search by image: the reviews whose images look like the one at this URL, "
+        "nearest first, each with its `image_match` (as `POST /v1/image-search`); not with "
+        "`sort`.",
     )
 
 
@@ -219,6 +226,9 @@ async def list_reviews(request: Request) -> Response:
     # parameters cost more than the rest of the page (bench/README.md, "List pages").
     page = query_model(ListParams, request)
     filters = Filters(page)
+    if page.image_url is not None:
+        # Never kept: the image at its URL may change while the database does not.
+        return await _image_page(request, page, filters)
     sort, limit = page.sort, page.limit
     if sort == "relevance" and filters.search is None:
         raise bad_parameter("sort", "relevance needs q")
@@ -264,6 +274,27 @@ async def list_reviews(request: Request) -> Response:
         kept_page = (body, tuple(headers))
         reads.cache.put(page_key, version, kept_page, size=text_size(kept_page))
     return StoredBytes(body, 200, headers)
+
+
+async def _image_page(request: Request, page: ListParams, filters: Filters) -> Response:
+    """A list page searched by image (app/api/by_image.py): native JSON, nearest first."""
+    if "sort" in request.query_params:
+        raise bad_parameter("sort", "cannot be combined with image_url (nearest come first)")
+    review_filter = await filters.visible_to(request)
+    image_url = _parsed("image_url", page.image_url, check_http_url)
+    image = await by_image.image_from_url(request, image_url, field_name="image_url")
+    scope = by_image.scope(image, "list", filters.raw)
+    body, next_cursor = await by_image.v1_page(
+        request, review_filter, image, scope_key=scope, cursor=page.cursor, limit=page.limit
+    )
+    headers = {"cache-control": public_cache_control(request)}
+    if next_cursor:
+        query_string = urlencode({**filters.raw, "image_url": image_url, "limit": page.limit})
+        headers["link"] = (
+            f"<{app_state(request).settings.public_base_url}/v1/claim-reviews?{query_string}"
+            f'&cursor={next_cursor}>; rel="next"'
+        )
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _iso(value: Any) -> str:

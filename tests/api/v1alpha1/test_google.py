@@ -25,6 +25,7 @@ from app.core import google
 from app.core.google import GoogleClaimReviewMarkup
 from app.errors import BadRequest
 from tests.conftest import ADMIN, bearer, create_review, make_key, make_publisher
+from tests.image_server import Answer, ImageServer, running_image_server, wait_for_images
 
 ARTICLE = "https://www.polygraph.info/a/russia-north-korea-arms.html"
 NODE_DIR = Path(__file__).resolve().parents[2] / "node"
@@ -737,9 +738,7 @@ def test_errors_have_google_shape_never_problem_json(live_server: str, key: str)
                 headers={"content-type": "application/json"},
             ),
             "no key": http.post("/v1alpha1/pages", json=page()),
-            "image search": http.get(
-                "/v1alpha1/claims:imageSearch?imageUri=https://x.example/a.png"
-            ),
+            "image search": http.get("/v1alpha1/claims:imageSearch"),
         }
 
     statuses = {what: (r.status_code, r.json()["error"]["status"]) for what, r in answers.items()}
@@ -752,7 +751,7 @@ def test_errors_have_google_shape_never_problem_json(live_server: str, key: str)
         "bad token": (400, "INVALID_ARGUMENT"),
         "not json": (400, "INVALID_ARGUMENT"),
         "no key": (401, "UNAUTHENTICATED"),
-        "image search": (501, "UNIMPLEMENTED"),
+        "image search": (400, "INVALID_ARGUMENT"),
     }
     for response in answers.values():
         assert response.headers["content-type"] == "application/json"
@@ -782,21 +781,99 @@ def test_standard_parameters_are_ignored_in_any_order(live_server: str, pages: A
     assert noisy.json() == plain.json()
 
 
-def test_image_search_answers_unimplemented(claims: Any) -> None:
-    with pytest.raises(HttpError) as raised:
-        claims.imageSearch(imageUri="https://x.example/a.png").execute()
+@pytest.fixture
+def images() -> Iterator[ImageServer]:
+    with running_image_server() as server:
+        yield server
 
-    assert raised.value.resp.status == 501
-    assert error_of(raised)["status"] == "UNIMPLEMENTED"
+
+def imaged_review(
+    client: TestClient,
+    key: str,
+    n: int,
+    image: str,
+    *,
+    site: str = "https://www.polygraph.info/a",
+    **changes: Any,
+) -> dict[str, Any]:
+    """A published review (by the key's publisher, on ``site``) showing ``image``, once the
+    image is hashed."""
+    url = f"{site}/imaged-{n}.html"
+    made = create_review(client, bearer(key), external_id=f"imaged-{n}", url=url, image=image)
+    if changes:
+        client.patch(f"/v1/claim-reviews/{made['id']}", json=changes, headers=bearer(key))
+    wait_for_images(client, made["id"])
+    return made
+
+
+def test_image_search_finds_claims_by_a_copy_of_their_image(
+    claims: Any, client: TestClient, key: str, images: ImageServer
+) -> None:
+    shown = images.image("/1.png", seed=1)
+    first = imaged_review(client, key, 1, shown)
+    second = imaged_review(client, key, 2, shown)
+    spanish = imaged_review(client, key, 3, shown, language="es")
+    imaged_review(client, key, 4, images.image("/2.png", seed=2))
+    jpeg = images.image("/copy.jpg", seed=1, format="JPEG")
+
+    found = claims.imageSearch(imageUri=jpeg).execute()
+    paged: list[str] = []
+    request = claims.imageSearch(imageUri=jpeg, pageSize=1)
+    while request is not None:
+        response = request.execute()
+        paged += [result["claim"]["claimReview"][0]["url"] for result in response["results"]]
+        request = claims.imageSearch_next(request, response)
+    english = claims.imageSearch(imageUri=jpeg, languageCode="en-US").execute()
+    skipped = claims.imageSearch(imageUri=jpeg, offset=2).execute()
+    unrelated = claims.imageSearch(imageUri=images.image("/3.png", seed=3)).execute()
+
+    urls = [result["claim"]["claimReview"][0]["url"] for result in found["results"]]
+    assert urls == [first["url"], second["url"], spanish["url"]]  # equally near: oldest first
+    assert paged == urls
+    assert found["results"][0]["claim"] == {
+        "text": first["claim_reviewed"],
+        "claimant": "Maria Zakharova",
+        "claimDate": "2024-01-26T00:00:00Z",
+        "claimReview": [
+            {
+                "publisher": {"name": "Polygraph.info", "site": "polygraph.info"},
+                "url": first["url"],
+                "title": first["headline"],
+                "reviewDate": "2024-01-30T00:00:00Z",
+                "textualRating": "False",
+                "languageCode": "en",
+            }
+        ],
+    }
+    assert [r["claim"]["claimReview"][0]["url"] for r in english["results"]] == urls[:2]
+    assert [r["claim"]["claimReview"][0]["url"] for r in skipped["results"]] == urls[2:]
+    assert unrelated == {}
+
+
+def test_image_search_errors_name_the_image_uri(claims: Any, images: ImageServer) -> None:
+    text = images.answer("/text", Answer(body=b"words", content_type="text/plain"))
+
+    for uri in (text, "ftp://example.org/a.png", images.url("/missing.png")):
+        with pytest.raises(HttpError) as raised:
+            claims.imageSearch(imageUri=uri).execute()
+        error = error_of(raised)
+        assert error["status"] == "INVALID_ARGUMENT"
+        assert error["details"][0]["fieldViolations"][0]["field"] == "imageUri"
 
 
 # Google's Node client (@googleapis/factchecktools)
 
 
-def test_node_client_smoke(live_server: str, key: str) -> None:
+def test_node_client_smoke(
+    live_server: str, key: str, client: TestClient, images: ImageServer
+) -> None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail("node and npm are needed for the Node client smoke test (Node.js 20+)")
+    # By another publisher: the script lists the pages of the key's publisher.
+    make_publisher(client, **OTHER)
+    other = make_key(client, "maldita")
+    imaged_review(client, other, 1, images.image("/1.png", seed=1), site="https://maldita.es")
     if not (NODE_DIR / "node_modules").is_dir():
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=100
@@ -805,7 +882,12 @@ def test_node_client_smoke(live_server: str, key: str) -> None:
     done = subprocess.run(
         [node, "smoke.mjs"],
         cwd=NODE_DIR,
-        env={**os.environ, "FACTCHECK_BASE": live_server, "FACTCHECK_KEY": key},
+        env={
+            **os.environ,
+            "FACTCHECK_BASE": live_server,
+            "FACTCHECK_KEY": key,
+            "FACTCHECK_IMAGE": images.image("/copy.jpg", seed=1, format="JPEG"),
+        },
         capture_output=True,
         text=True,
         timeout=60,
