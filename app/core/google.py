@@ -19,11 +19,12 @@ of a claimant's ``sameAs`` after the first, and rating numbers that are not whol
 
 ``claims:search`` and ``claims:imageSearch`` answer from the stored ClaimReview JSON-LD
 (``claim_from_jsonld``): one Google ``Claim`` per review, with that review as its only
-``claimReview``. A MediaReview is a ``Claim`` too, as Fact Check Explorer lists fact-checks of images: its ``text`` is the review's
-headline (else the original media's context), its ``claimant`` whoever posted the media, its
-``claimDate`` when they did, and its ``textualRating`` the rating's label, else the
-authenticity category as fact-checkers name it ("Missing context"). Google's pages hold
-ClaimReview markup only: a MediaReview is in none (its fields are ``Absent`` from ``google``).
+``claimReview``. A MediaReview is a ``Claim`` too, as Fact Check Explorer lists fact-checks of
+images: its ``text`` is the review's headline (else the original media's context), its
+``claimant`` whoever posted the media, its ``claimDate`` when they did, and its
+``textualRating`` the rating's label, else the authenticity category as fact-checkers name it
+("Missing context"). Google's pages hold ClaimReview markup only: a MediaReview is in none (its
+fields are ``Absent`` from ``google``).
 """
 
 import base64
