@@ -382,3 +382,61 @@ def test_private_addresses_are_refused_unless_allowed(
     assert problem(listed, 422, "image_url")["reason"] == "refused"
     assert problem(posted, 422, "/image_url")["reason"] == "refused"
     assert images.hits["/1.png"] == 0
+
+
+def test_appearance_and_media_images_are_hashed_and_found_with_kind(
+    client: TestClient, writer: dict[str, str], images: ImageServer
+) -> None:
+    """Every place a review names an image is searchable: a claim appearance's ``image``, and a
+    MediaReview's image appearance (its ``content_url``) and a clip's still (its ``image``)."""
+    photo, still = serve(images, "/photo.png", picture(5)), serve(images, "/still.png", picture(6))
+    appearance = {"url": "https://social.example/post/1", "image": photo}
+    claim = create_review(
+        client,
+        writer,
+        external_id="claim",
+        url="https://www.polygraph.info/a/claim",
+        claim={"appearances": [appearance]},
+    )
+    media = create_review(
+        client,
+        writer,
+        external_id="media",
+        kind="media",
+        url="https://www.polygraph.info/a/media",
+        claim=None,
+        claim_reviewed=None,
+        rating={"label": "Out of context"},
+        media_authenticity="DecontextualizedContent",
+        original_media_context="Taken in 2019.",
+        media={
+            "appearances": [
+                {"type": "ImageObject", "content_url": photo},
+                {"type": "VideoObject", "embed_url": "https://video.example/1", "image": still},
+            ]
+        },
+    )
+    assert [image["place"] for image in wait_for_images(client, claim["id"], count=1)] == [
+        "claim.appearances[0].image"
+    ]
+    assert [image["place"] for image in wait_for_images(client, media["id"], count=2)] == [
+        "media.appearances[0].content_url",
+        "media.appearances[1].image",
+    ]
+
+    query = serve(images, "/q/photo.jpg", variant(5, quality=60))
+    both = client.get("/v1/claim-reviews", params={"image_url": query})
+    assert {review_id for review_id, _ in found(both)} == {claim["id"], media["id"]}
+    only_media = client.get("/v1/claim-reviews", params={"image_url": query, "kind": "media"})
+    assert [review_id for review_id, _ in found(only_media)] == [media["id"]]
+    [match] = only_media.json()["items"]
+    assert match["kind"] == "media" and match["verdict"] == "misleading"
+    assert [image["place"] for image in match["image_match"]["images"]] == [
+        "media.appearances[0].content_url"
+    ]
+    by_still = client.post(
+        "/v1/image-search",
+        params={"kind": "media"},
+        files={"image": ("still.png", variant(6, scale=0.5), "image/png")},
+    )
+    assert [review_id for review_id, _ in found(by_still)] == [media["id"]]
