@@ -635,6 +635,15 @@ def delete_page(page_id: str, request: Request) -> Response:
 
 # Paging: signed tokens carrying the last row's (sort key, pk), as /v1's cursors do.
 
+LanguageCode = Annotated[
+    str | None,
+    Query(
+        alias="languageCode",
+        max_length=35,
+        description="BCP-47; the region is ignored.",
+        examples=["en-US"],
+    ),
+]
 PageSize = Annotated[
     int | None,
     Query(
@@ -776,15 +785,7 @@ async def search_claims(
             examples=["north korea arms"],
         ),
     ] = None,
-    language_code: Annotated[
-        str | None,
-        Query(
-            alias="languageCode",
-            max_length=35,
-            description="BCP-47; the region is ignored.",
-            examples=["en-US"],
-        ),
-    ] = None,
+    language_code: LanguageCode = None,
     site: Annotated[
         str | None,
         Query(
@@ -876,15 +877,7 @@ async def image_search_claims(
             examples=["https://example.org/viral.jpg"],
         ),
     ] = None,
-    language_code: Annotated[
-        str | None,
-        Query(
-            alias="languageCode",
-            max_length=35,
-            description="BCP-47; the region is ignored.",
-            examples=["en-US"],
-        ),
-    ] = None,
+    language_code: LanguageCode = None,
     page_size: PageSize = None,
     page_token: PageToken = None,
     offset: Offset = None,

@@ -2,7 +2,6 @@
 timer, and at once when a commit queued images (the package docstring draws the flow)."""
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from app.http import metrics
 from app.services import outbound
 from app.services.images import queue
 from app.services.images.queue import Job, Result
+from app.services.ticks import tick_until_stopped
 
 logger = logging.getLogger("claimreview.images")
 MAX_IN_FLIGHT = 8  # images fetched at once per process: at most this many bodies in memory
@@ -95,18 +95,14 @@ class ImageWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
-        while not self._stopping:
-            # Cleared before the tick: a wake-up that arrives during it starts the next one.
-            self._wake.clear()
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("image worker tick failed; trying again")
-            if self._stopping:
-                break
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.dispatcher_interval_seconds):
-                    await self._wake.wait()
+        await tick_until_stopped(
+            self.tick,
+            wake=self._wake,
+            interval=self.settings.dispatcher_interval_seconds,
+            stopping=lambda: self._stopping,
+            what="image worker",
+            logger=logger,
+        )
 
     async def tick(self) -> None:
         room = MAX_IN_FLIGHT - len(self._jobs)

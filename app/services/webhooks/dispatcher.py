@@ -1,7 +1,6 @@
 """The dispatcher: one per worker process, running fan-out, claim, send and record on a timer."""
 
 import asyncio
-import contextlib
 import functools
 import logging
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.config import Settings
 from app.http import metrics
 from app.services import outbound
+from app.services.ticks import tick_until_stopped
 from app.services.webhooks.delivery import (
     FAN_OUT_BATCH,
     Job,
@@ -64,18 +64,14 @@ class Dispatcher:
             await self._client.aclose()
 
     async def _run(self) -> None:
-        while not self._stopping:
-            # Cleared before the tick: a wake-up that arrives during it starts the next one.
-            self._wake.clear()
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("webhook dispatcher tick failed; trying again")
-            if self._stopping:
-                break
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.dispatcher_interval_seconds):
-                    await self._wake.wait()
+        await tick_until_stopped(
+            self.tick,
+            wake=self._wake,
+            interval=self.settings.dispatcher_interval_seconds,
+            stopping=lambda: self._stopping,
+            what="webhook dispatcher",
+            logger=logger,
+        )
 
     async def tick(self) -> None:
         while await run_in_threadpool(self._fan_out) == FAN_OUT_BATCH and not self._stopping:
