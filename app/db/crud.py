@@ -48,6 +48,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -331,7 +332,9 @@ _LINK_IMAGE = insert(_table(ReviewImage)).from_select(
 
 
 def _link_images(session: Session, links: Sequence[tuple[int, str, str]]) -> None:
-    """Queue each URL as a ``pending`` image unless some review named it already, then link."""
+    """Queue each URL as a ``pending`` image unless some review named it already, then link.
+    An image that ran out of attempts is queued again: writing a review that names it is the
+    editor's way of saying "try again" (the server may be back, the URL may work now)."""
     if not links:
         return
     now = datetime.now(UTC)
@@ -353,6 +356,11 @@ def _link_images(session: Session, links: Sequence[tuple[int, str, str]]) -> Non
             }
             for key, url in keys
         ],
+    )
+    session.execute(
+        update(_table(Image))
+        .where(col(Image.url_key).in_([key for key, _ in keys]), col(Image.status) == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None)
     )
     session.execute(
         _LINK_IMAGE,

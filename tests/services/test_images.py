@@ -251,6 +251,26 @@ def test_an_image_fails_after_its_last_attempt(
     assert image["next_attempt_at"] is None and image["phash"] is None
 
 
+def test_writing_a_review_again_retries_its_failed_images(
+    client: TestClient, writer: dict[str, str], images: ImageServer
+) -> None:
+    url = images.url("/later.png")
+    review = create_review(client, writer, image=url)
+    [failed] = wait_for_images(client, review["id"], done=settled)
+    assert failed["status"] == "failed" and failed["attempts"] == 3
+    images.answer("/later.png", Answer(body=small_picture(7)))
+
+    # Another review naming the URL is a write like any other: the image is tried again.
+    other = create_review(
+        client, writer, external_id="other", url="https://www.polygraph.info/a/other", image=url
+    )
+    [hashed] = wait_for_images(client, other["id"])
+    assert hashed["attempts"] == 1 and hashed["last_error"] is None
+    assert hashed["phash"] == hex64(perceptual.hash_image(small_picture(7)).phash)
+    assert wait_for_images(client, review["id"]) == [hashed]
+    assert images.hits["/later.png"] == 4
+
+
 def import_body(*items: dict[str, Any]) -> bytes:
     """NDJSON of the seed's ClaimReview markup, one line per item's changes."""
     markup = load_example("seed-factcheck.jsonld")
