@@ -598,6 +598,9 @@ class WebhookFilters(BaseModel):
         default=None, description="Matches the tag and its subtags: 'pt' matches 'pt-BR'."
     )
     verdict: Verdict | None = None
+    kind: Literal["claim", "media"] | None = Field(
+        default=None, description="ClaimReviews only ('claim') or MediaReviews only ('media')."
+    )
 
 
 class WebhookCreate(SQLModel):

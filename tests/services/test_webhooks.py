@@ -32,6 +32,7 @@ from tests.webhook_receiver import Receiver, running_receiver
 
 SECRET = "whsec-correct-horse-battery-staple"
 OTHER = {"slug": "maldita", "name": "Maldita.es", "url": "https://maldita.es/", "language": "es"}
+MEDIA_URL = "https://video.example/embed/4"
 
 
 def documented_verify_webhook() -> Callable[..., bool]:
@@ -449,12 +450,15 @@ def test_filters_and_event_types_choose_what_is_sent(live_server: str, receiver:
             "a:review.published",
             "b:review.published",
             "c:review.published",
+            "d:review.published",
             "a:review.retracted",
         ],
         "/maldita": ["c:review.published"],
         "/portuguese": ["b:review.published"],
         "/misleading": ["b:review.published"],
         "/retractions": ["a:review.retracted"],
+        "/media": ["d:review.published"],
+        "/claims-retracted": ["a:review.retracted"],
     }
     with httpx.Client(base_url=live_server, timeout=10) as http:
         polygraph = keys(http, SEED_PUBLISHER)
@@ -473,6 +477,14 @@ def test_filters_and_event_types_choose_what_is_sent(live_server: str, receiver:
             "/retractions": subscribe(
                 http, polygraph, receiver.url("/retractions"), events=["review.retracted"]
             ),
+            "/media": subscribe(http, polygraph, receiver.url("/media"), filters={"kind": "media"}),
+            "/claims-retracted": subscribe(
+                http,
+                polygraph,
+                receiver.url("/claims-retracted"),
+                events=["review.retracted"],
+                filters={"kind": "claim"},
+            ),
         }
         misleading = {"label": "Enganoso", "value": 2, "best": 5, "worst": 1}
         made = {
@@ -486,6 +498,18 @@ def test_filters_and_event_types_choose_what_is_sent(live_server: str, receiver:
                 "/v1/claim-reviews",
                 json=seed_review(external_id="m-1", url="https://maldita.es/b.html", language="es"),
                 headers=maldita,
+            ).json(),
+            "d": http.post(
+                "/v1/claim-reviews",
+                json=article(
+                    4,
+                    kind="media",
+                    claim=None,
+                    claim_reviewed=None,
+                    media_authenticity="TransformedContent",
+                    media={"appearances": [{"type": "VideoObject", "embed_url": MEDIA_URL}]},
+                ),
+                headers=polygraph,
             ).json(),
         }
         assert http.delete(f"/v1/claim-reviews/{made['a']['id']}", headers=polygraph).is_success

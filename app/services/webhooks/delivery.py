@@ -81,7 +81,13 @@ def payload(
 
 
 def matches(
-    webhook: Row[Any], *, event_type: str, publisher: str, language: str | None, verdict: str | None
+    webhook: Row[Any],
+    *,
+    event_type: str,
+    publisher: str,
+    language: str | None,
+    verdict: str | None,
+    kind: str | None,
 ) -> bool:
     if event_type not in webhook.events:
         return False
@@ -92,6 +98,8 @@ def matches(
         tag = wanted["language"]
         if language is None or not (language == tag or language.startswith(tag + "-")):
             return False
+    if "kind" in wanted and wanted["kind"] != kind:
+        return False
     return "verdict" not in wanted or wanted["verdict"] == verdict
 
 
@@ -105,6 +113,7 @@ def fan_out(*, session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> i
             col(Publisher.slug),
             col(ClaimReview.language),
             col(ClaimReview.verdict),
+            col(ClaimReview.kind),
         )
         .join(Publisher, col(Publisher.id) == col(OutboxEvent.publisher_id))
         .outerjoin(ClaimReview, col(ClaimReview.id) == col(OutboxEvent.review_id))
@@ -139,6 +148,7 @@ def fan_out(*, session: Session, now: datetime, limit: int = FAN_OUT_BATCH) -> i
             publisher=event.slug,
             language=event.language,
             verdict=event.verdict,
+            kind=event.kind,
         )
     ]
     if rows:
