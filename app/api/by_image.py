@@ -5,10 +5,10 @@ The query image comes as a URL or as uploaded bytes. A URL is fetched exactly as
 worker fetches review images (app/services/outbound.py: http(s) only, public addresses only
 unless ``CLAIMREVIEW_OUTBOUND_ALLOW_PRIVATE``, image types only, at most
 ``CLAIMREVIEW_IMAGE_MAX_BYTES``, a timeout), so a search cannot reach what a review cannot.
-The bytes are hashed in a worker thread (decoding an image takes milliseconds of CPU), then
-``find`` runs the one query builder's ``image_matches`` with the caller's filters: a review is
-found when one of its images has both hashes within ``CLAIMREVIEW_IMAGE_SEARCH_THRESHOLD`` bits
-of the query's, and listed nearest first.
+The bytes are hashed in a worker thread (decoding a large photo takes up to most of a second
+of CPU), then ``find`` runs the one query builder's ``image_matches`` with the caller's
+filters: a review is found when one of its images has both hashes within
+``CLAIMREVIEW_IMAGE_SEARCH_THRESHOLD`` bits of the query's, and listed nearest first.
 
 Every failure to get a usable query image is a 422 naming the field it came from, with a
 ``reason`` (``refused``, ``network``, ``timeout``, ``status``, ``redirects``, ``not_image``,

@@ -63,7 +63,10 @@ def hash_image(data: bytes) -> Hashes:
                     )
                 image.load()
                 pixels = image.convert("RGB")
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, OSError, SyntaxError) as error:
+    except UnidentifiedImageError:
+        # Pillow's own message names its in-memory file object: nothing a client can act on.
+        raise NotAnImage("is not an image that can be read (no format Pillow knows)") from None
+    except (Image.DecompressionBombWarning, OSError, SyntaxError) as error:
         raise NotAnImage(f"is not an image that can be read ({error})") from None
     return Hashes(
         phash=signed(_bits(imagehash.phash(pixels))),

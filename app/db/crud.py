@@ -357,6 +357,9 @@ def _link_images(session: Session, links: Sequence[tuple[int, str, str]]) -> Non
             for key, url in keys
         ],
     )
+    # A statement of its own rather than ON CONFLICT DO UPDATE: that would lock every image
+    # already known (a publisher's rating badge, named by each of its reviews) until commit and
+    # make concurrent writers wait; this UPDATE locks only the failed ones it changes.
     session.execute(
         update(_table(Image))
         .where(col(Image.url_key).in_([key for key, _ in keys]), col(Image.status) == "failed")

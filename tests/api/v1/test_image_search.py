@@ -343,6 +343,9 @@ def test_unusable_query_images_are_refused_naming_the_field(
     assert unreachable["reason"] == "network"
     assert "http" in not_http["detail"]
     assert upload["reason"] == "not_image"
+    assert upload["errors"][0]["message"] == (
+        "it is not an image that can be read (no format Pillow knows)"
+    )
     assert "not both" in both["detail"]
     assert "image" in neither["detail"]
     assert empty_json["status"] == extra["status"] == sorted_too["status"] == 422
