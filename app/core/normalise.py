@@ -48,7 +48,8 @@ Repair codes (W warning, E error), each with the shape that triggers it:
     media-author-moved W  the MediaReviewItem's author or creator: read as the author of each
                           appearance that names none (authorship applies to the items)
     authenticity-repaired W  ``["TransformedContent"]``, ``schema:StagedContent``,
-                          ``DecontexualizedContent``: the one category, its name spelt right
+                          ``DecontexualizedContent``, the 2020 pilot's ``Transformed`` or
+                          ``Original, Missing Context``: the one category, spelt right
     not-media-property W  claimReviewed on a MediaReview (a ClaimReview's): left out
     missing-claim E       no claimReviewed text (a ClaimReview)
     missing-url E         no article url that resolves to http(s)
@@ -974,6 +975,22 @@ def _media_object(walk: _Walk, appearance: Any, pointer: str) -> dict[str, Any] 
     return None
 
 
+# The rating names of the 2020 MediaReview pilot (Duke Reporters' Lab), which fact-checkers
+# published before schema.org named the categories; each has one reading. Keys are folded:
+# lower case, letters only ("Original, Missing Context" -> "originalmissingcontext").
+_PILOT_AUTHENTICITY = {
+    "original": "OriginalMediaContent",
+    "missingcontext": "DecontextualizedContent",
+    "originalmissingcontext": "DecontextualizedContent",
+    "transformed": "TransformedContent",
+    "edited": "EditedOrCroppedContent",
+    "editedorcropped": "EditedOrCroppedContent",
+    "staged": "StagedContent",
+    "satireparody": "SatireOrParodyContent",
+    "satireorparody": "SatireOrParodyContent",
+}
+
+
 def _authenticity(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
     sent = node.get("mediaAuthenticityCategory")
     values = many(sent)
@@ -982,7 +999,10 @@ def _authenticity(walk: _Walk, node: dict[str, Any], pointer: str) -> None:
     value = values[0]
     name = value.get("@id") if isinstance(value, dict) else value
     term = local_term(name.strip()) if isinstance(name, str) else ""
-    close = difflib.get_close_matches(term, MEDIA_AUTHENTICITY, n=1, cutoff=0.8)
+    pilot = _PILOT_AUTHENTICITY.get("".join(filter(str.isalpha, term.lower())))
+    close = (
+        [pilot] if pilot else difflib.get_close_matches(term, MEDIA_AUTHENTICITY, n=1, cutoff=0.8)
+    )
     if not close:
         del node["mediaAuthenticityCategory"]
         walk.warn(

@@ -272,6 +272,38 @@ def test_import_drops_a_claim_reviewed_on_a_media_review_with_a_warning(client, 
     ]
 
 
+@pytest.mark.parametrize(
+    ("sent", "category"),
+    [
+        ("Transformed", "TransformedContent"),
+        ("Original, Missing Context", "DecontextualizedContent"),
+        ("Satire/Parody", "SatireOrParodyContent"),
+    ],
+)
+def test_import_reads_the_2020_pilots_rating_names(client, fce, sent, category):
+    """PolitiFact and FactCheck.org published MediaReviews in the 2020 pilot with its names."""
+    node = {
+        "@context": "https://schema.org",
+        "@type": "MediaReview",
+        "url": "https://factcheck.example/checks/pilot",
+        "author": {"@type": "Organization", "name": "Fact Check Example"},
+        "mediaAuthenticityCategory": sent,
+        "itemReviewed": {
+            "@type": "MediaReviewItem",
+            "mediaItemAppearance": [{"@type": "ImageObject", "contentUrl": "https://s.example/1"}],
+        },
+    }
+
+    response = client.post("/v1/import", content=orjson.dumps(node), headers={**fce, **LD_JSON})
+
+    [item] = response.json()["items"]
+    assert item["status"] == "created", item
+    [repair] = [f for f in item["findings"] if f["code"] == "authenticity-repaired"]
+    assert repair["message"] == f"mediaAuthenticityCategory was read as {category}."
+    stored = client.get(f"/v1/claim-reviews/{item['id']}").json()
+    assert stored["media_authenticity"] == category
+
+
 def test_import_refuses_a_media_review_that_rates_nothing(client, fce):
     node = {
         "@context": "https://schema.org",
